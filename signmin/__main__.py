@@ -1,0 +1,52 @@
+"""``python -m signmin``: the seed argument as a table.
+
+Ten functions share their minimum (0 at the origin) and differ only in how
+large their gradients are. Gradient methods that trust magnitudes stop early or
+far away on some of them; Rprop, which uses only signs, reaches all.
+"""
+
+import warnings
+
+import numpy as np
+from scipy.optimize import minimize
+
+from . import minimize_rprop
+from ._seed import SEED_FUNCTIONS, SEED_X0, seed_problem
+
+SOLVED = 1e-6
+
+
+def _run(method, fun, jac):
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        if method == "Rprop":
+            res = minimize_rprop(fun, SEED_X0, jac=jac)
+        else:
+            res = minimize(fun, SEED_X0, method=method, jac=jac)
+    err = float(np.max(np.abs(res.x))) if np.all(np.isfinite(res.x)) else np.inf
+    return err, res.nfev
+
+
+def main():
+    methods = ["Rprop", "L-BFGS-B", "BFGS", "CG"]
+    print(f"Minimum 0 at x = 0, start x0 = {SEED_X0.tolist()}; "
+          f"error = max|x_i - 0|; solved when error <= {SOLVED:g}.\n")
+    header = f"{'function':<20}" + "".join(f"{m + ' error':>17}{'nfev':>7}" for m in methods)
+    print(header)
+    print("-" * len(header))
+    solved = dict.fromkeys(methods, 0)
+    for name, _, _ in SEED_FUNCTIONS:
+        fun, jac = seed_problem(name)
+        row = f"{name:<20}"
+        for m in methods:
+            err, nfev = _run(m, fun, jac)
+            solved[m] += err <= SOLVED
+            row += f"{err:>17.2e}{nfev:>7d}"
+        print(row)
+    print("-" * len(header))
+    print(f"{'solved':<20}" + "".join(f"{solved[m]:>17d}/{len(SEED_FUNCTIONS):<6d}"
+                                      for m in methods))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The two loops around the kernel: one in Python, one compiled by numba.
+
+Both do only this: evaluate ``(f, g)`` at the current iterate, hand it to
+:func:`signmin._kernel.tell`, stop on the status it returns. Everything that
+decides where to go and when to stop lives in the kernel, so the two loops take
+identical steps.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from . import _kernel as K
+from ._objective import fd_gradient_compiled
+
+
+def run_python(objective, S, P, callback=None, new_style_callback=True):
+    """Run the Python loop; return ``(status, f, g)`` of the last evaluation."""
+    from scipy.optimize import OptimizeResult
+
+    tell = K.tell
+    x_a, x_b = S[K.X_A], S[K.X_B]
+    while True:
+        # One copy per iteration: the user's functions may keep their argument.
+        x = (x_a if P[K.CUR] == K.X_A else x_b).copy()
+        f, g = objective(x)
+        if g is None:
+            return K.NONFINITE, f, g
+        status = tell(S, P, g, f, objective.nfev)
+        if callback is not None and P[K.NIT] > 1.0 and status != K.NONFINITE:
+            try:
+                if new_style_callback:
+                    callback(intermediate_result=OptimizeResult(x=x.copy(), fun=f))
+                else:
+                    callback(x.copy())
+            except StopIteration:
+                return K.CALLBACK_STOP, f, g
+        if status:
+            return status, f, g
+
+
+@numba.njit(cache=True, nogil=True)
+def evaluate_callable(fun, jac, args, x, g_buffer, three_point):
+    f = float(fun(x, *args))
+    if not math.isfinite(f):
+        return f, g_buffer, 1, 0
+    g = np.asarray(jac(x, *args), dtype=np.float64)
+    if g.shape != x.shape:
+        raise ValueError("jac must return an array of the shape of x0")
+    return f, g, 1, 1
+
+
+@numba.njit(cache=True, nogil=True)
+def evaluate_with_fun(fun, jac, args, x, g_buffer, three_point):
+    f, g = fun(x, *args)
+    g = np.asarray(g, dtype=np.float64)
+    if g.shape != x.shape:
+        raise ValueError("with jac=True, fun must return (f, g) with g of the shape of x0")
+    return float(f), g, 1, 1
+
+
+@numba.njit(cache=True, nogil=True)
+def evaluate_value(fun, jac, args, x, g_buffer, three_point):
+    """f alone; run_compiled fills g by finite differences."""
+    return float(fun(x, *args)), g_buffer, 1, 0
+
+
+@numba.njit(cache=True, nogil=True)
+def run_compiled(evaluate, fun, jac, args, S, P, fd_mode, three_point):
+    """Run the compiled loop; return ``(status, f, g, nfev, njev)``."""
+    n = S.shape[1]
+    g_buffer = np.empty(n)
+    nfev = 0
+    njev = 0
+    while True:
+        x = S[int(P[K.CUR])]
+        f, g, nf, nj = evaluate(fun, jac, args, x, g_buffer, three_point)
+        nfev += nf
+        njev += nj
+        if not math.isfinite(f):
+            return K.NONFINITE, f, g, nfev, njev
+        if fd_mode:
+            nfev += fd_gradient_compiled(fun, args, x, f, S[K.LOWER], S[K.UPPER],
+                                         S[K.X_SCALE], three_point, g)
+        status = K.tell(S, P, g, f, nfev)
+        if status != K.CONTINUE:
+            return status, f, g, nfev, njev

@@ -1,0 +1,212 @@
+"""The Rprop kernel: state layout and one ``tell`` shared by every driver.
+
+Notation (Riedmiller & Braun 1993; Igel & Hüsken 2003). For each coordinate
+``i`` the method keeps a step size Δ_i (``step``), the sign of the previous
+partial derivative (``g_prev``) and the last step actually taken
+(``dx_prev``). With g the current partial derivative, its sign is compared with
+the stored one:
+
+* same sign: Δ ← min(Δ·η+, Δmax) (η+ is ``eta_plus``);
+* sign change: Δ ← max(Δ·η−, Δmin) (η− is ``eta_minus``);
+
+and the coordinate moves by Δ against the sign of g. The four variants differ
+only in what happens on a sign change:
+
+* ``rprop+``  undoes the last step and forgets the derivative;
+* ``irprop+`` undoes the last step only if f went up, and forgets the derivative;
+* ``rprop-``  moves on with the shrunken step;
+* ``irprop-`` forgets the derivative and does not move this coordinate
+  (this is ``torch.optim.Rprop``).
+
+Signs are compared, never the product g·g_prev: the product underflows for
+tiny gradients, and comparing signs makes the iterates exactly invariant under
+any positive rescaling of each partial derivative.
+
+All state lives in two float64 arrays so that a call from Python costs one
+cheap numba dispatch:
+
+``S`` (rows × n)
+    two x buffers (the current iterate and the best one, swapped instead of
+    copied), two matching gradient buffers, Δ, the previous sign, the last step,
+    the bounds and the per-coordinate scale used by ``xtol``.
+``P`` (1-D)
+    options, scalar state and two ring buffers for the ``ftol`` window.
+
+Nothing is allocated per call.
+"""
+
+import numba
+import numpy as np
+
+# Rows of S.
+X_A, X_B, G_A, G_B, STEP, G_PREV, DX_PREV, LOWER, UPPER, X_SCALE = range(10)
+N_ROWS = 10
+
+# Slots of P.
+(VARIANT, ETA_MINUS, ETA_PLUS, STEP_MIN, STEP_MAX, XTOL, FTOL, GTOL, MAXITER,
+ MAXFEV, EVAL_COST, BOUNDED, CUR, BEST, F_BEST, F_PREV, NIT, WINDOW, RING_POS,
+ RING) = range(20)
+
+# Variants.
+RPROP_PLUS, RPROP_MINUS, IRPROP_PLUS, IRPROP_MINUS = range(4)
+VARIANTS = {"rprop+": RPROP_PLUS, "rprop-": RPROP_MINUS,
+            "irprop+": IRPROP_PLUS, "irprop-": IRPROP_MINUS}
+
+# Status codes returned by ``tell`` (0: go on); the front door maps them to
+# messages.
+CONTINUE, GTOL_MET, XTOL_MET, FTOL_MET, MAXITER_HIT, MAXFEV_HIT, NONFINITE = range(7)
+CALLBACK_STOP = 99  # set by the Python driver, as SciPy does
+
+
+def new_state(x0, lower, upper, x_scale, step0, variant, eta_minus, eta_plus,
+              step_min, step_max, xtol, ftol, gtol, maxiter, maxfev, eval_cost,
+              window):
+    """Allocate and fill the kernel state for a run starting at ``x0``."""
+    n = x0.shape[0]
+    S = np.zeros((N_ROWS, n))
+    S[X_A] = x0
+    S[STEP] = np.clip(step0, step_min, step_max)
+    S[LOWER] = lower
+    S[UPPER] = upper
+    S[X_SCALE] = x_scale
+    P = np.zeros(RING + 2 * window)
+    P[VARIANT] = variant
+    P[ETA_MINUS], P[ETA_PLUS] = eta_minus, eta_plus
+    P[STEP_MIN], P[STEP_MAX] = step_min, step_max
+    P[XTOL], P[FTOL], P[GTOL] = xtol, ftol, gtol
+    P[MAXITER], P[MAXFEV], P[EVAL_COST] = maxiter, maxfev, eval_cost
+    P[BOUNDED] = float(np.any(np.isfinite(lower)) or np.any(np.isfinite(upper)))
+    P[CUR], P[BEST] = X_A, -1.0
+    P[F_BEST] = P[F_PREV] = np.inf
+    P[WINDOW] = window
+    P[RING:] = np.inf
+    return S, P
+
+
+@numba.njit(cache=True, nogil=True)
+def _sign(v):
+    # NaN gives 0: a NaN derivative never moves x (the run stops on it anyway).
+    return (v > 0.0) - (v < 0.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _take_best_gradient(S, g, row):
+    """Copy g into the best-gradient row; False if g is not finite."""
+    for i in range(g.shape[0]):
+        gi = g[i]
+        if not np.isfinite(gi):
+            return False
+        S[row, i] = gi
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def tell(S, P, g, f, nfev):
+    """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
+
+    The current iterate is row ``P[CUR]`` of ``S``; the proposal is written
+    in place, or into the other x buffer when the current iterate becomes the
+    best point (so the best point is never overwritten and never copied).
+    ``nfev`` is the number of calls of the user's function so far.
+    Returns a status code (``CONTINUE`` to go on). ``P[NIT]`` counts the calls,
+    so after the call that absorbs the k-th step's point it is k + 1.
+    """
+    n = g.shape[0]
+    P[NIT] += 1.0
+    cur = int(P[CUR])
+    variant = int(P[VARIANT])
+    if not np.isfinite(f):
+        return NONFINITE
+    is_best = f < P[F_BEST]
+    if is_best and not _take_best_gradient(S, g, cur + G_A - X_A):
+        return NONFINITE
+    out = cur
+    if is_best:
+        out = X_B if cur == X_A else X_A
+        P[BEST] = cur
+        P[F_BEST] = f
+    eta_minus, eta_plus = P[ETA_MINUS], P[ETA_PLUS]
+    step_min, step_max = P[STEP_MIN], P[STEP_MAX]
+    xtol, gtol = P[XTOL], P[GTOL]
+    bounded = P[BOUNDED] != 0.0
+    went_up = f > P[F_PREV]
+    backtracks = variant == RPROP_PLUS or variant == IRPROP_PLUS
+    x_converged = True
+    g_converged = True
+    finite = True
+    max_step = 0.0
+    for i in range(n):
+        gi = g[i]
+        xi = S[cur, i]
+        if not np.isfinite(gi):
+            finite = False
+        s = _sign(gi)
+        flip = s * S[G_PREV, i]
+        step = S[STEP, i]
+        if flip > 0.0:
+            step = min(step * eta_plus, step_max)
+        elif flip < 0.0:
+            step = max(step * eta_minus, step_min)
+        S[STEP, i] = step
+        if flip < 0.0 and backtracks:
+            if variant == RPROP_PLUS or went_up:
+                dx = -S[DX_PREV, i]
+            else:
+                dx = 0.0
+            S[G_PREV, i] = 0.0
+        elif flip < 0.0 and variant == IRPROP_MINUS:
+            dx = 0.0
+            S[G_PREV, i] = 0.0
+        else:
+            dx = -s * step
+            S[G_PREV, i] = s
+        x_new = xi + dx
+        if bounded:
+            lo, hi = S[LOWER, i], S[UPPER, i]
+            if x_new < lo:
+                x_new = lo
+            elif x_new > hi:
+                x_new = hi
+            # The projected gradient is zero where the box blocks the descent.
+            if (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0):
+                gi = 0.0
+        S[out, i] = x_new
+        if backtracks:
+            S[DX_PREV, i] = x_new - xi
+        if abs(gi) > gtol:
+            g_converged = False
+        if step > xtol * max(abs(xi), S[X_SCALE, i]):
+            x_converged = False
+        if step > max_step:
+            max_step = step
+    P[CUR] = out
+    P[F_PREV] = f
+    if not finite:
+        return NONFINITE
+    # ftol: every f of the last WINDOW iterates lies within ftol * |f_best| of
+    # the best, so f is at its noise floor, and the steps have not grown. A
+    # search that overshoots and backtracks sees larger f values, and a march
+    # across a plateau (f flat to the last bit, gradient still signed) grows
+    # its steps, so neither looks like convergence.
+    window = int(P[WINDOW])
+    pos = int(P[RING_POS])
+    step_old = P[RING + window + pos]
+    P[RING + pos] = f
+    P[RING + window + pos] = max_step
+    P[RING_POS] = (pos + 1) % window
+    f_spread = 0.0
+    for k in range(window):
+        f_spread = max(f_spread, P[RING + k] - P[F_BEST])
+    # A tolerance of 0 switches its rule off.
+    if gtol > 0.0 and g_converged:
+        return GTOL_MET
+    if xtol > 0.0 and x_converged:
+        return XTOL_MET
+    ftol = P[FTOL]
+    if ftol > 0.0 and f_spread <= ftol * abs(P[F_BEST]) and max_step <= step_old:
+        return FTOL_MET
+    if P[NIT] > P[MAXITER]:
+        return MAXITER_HIT
+    if nfev + P[EVAL_COST] > P[MAXFEV]:
+        return MAXFEV_HIT
+    return CONTINUE

@@ -1,0 +1,428 @@
+"""``minimize_rprop``: validation, defaults, choice of driver, the result."""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
+
+from . import _kernel as K
+from ._bounds import as_bounds_arrays
+from ._drivers import evaluate_callable, evaluate_value, evaluate_with_fun, run_compiled, run_python
+from ._objective import JAC_2POINT, JAC_3POINT, JAC_CALLABLE, JAC_WITH_FUN, Objective, fd_max_calls
+
+__all__ = ["minimize_rprop"]
+
+#: The ``ftol`` rule looks this many iterations back.
+FTOL_WINDOW = 10
+#: The default initial step is this fraction of each variable's scale.
+INITIAL_STEP_FRACTION = 0.1
+
+_MESSAGES = {
+    K.GTOL_MET: "Every component of the projected gradient is within gtol.",
+    K.XTOL_MET: "Every step size is within xtol relative to its variable.",
+    K.FTOL_MET: (f"The last {FTOL_WINDOW} values of f all lie within ftol "
+                 f"(relative) of the best one, and no step size grew."),
+    K.MAXITER_HIT: "Maximum number of iterations has been exceeded.",
+    K.MAXFEV_HIT: "Maximum number of function evaluations has been exceeded.",
+    K.NONFINITE: ("fun or jac returned a non-finite value; the result is the "
+                  "best finite point seen."),
+    K.CALLBACK_STOP: "`callback` raised `StopIteration`.",
+}
+_NONFINITE_AT_START = ("fun or jac returned a non-finite value at x0; no finite "
+                       "point was seen.")
+_SUCCESS = (K.GTOL_MET, K.XTOL_MET, K.FTOL_MET)
+
+_DEFAULTS = dict(variant="irprop+", initial_step=None, etas=(0.5, 1.2),
+                 step_sizes=(0.0, np.inf), maxiter=10_000, maxfev=None,
+                 xtol=1e-10, ftol=1e-15, gtol=0.0, tol=None, driver="auto",
+                 disp=False)
+
+
+def minimize_rprop(
+    fun: Callable[..., Any],
+    x0: Any,
+    args: tuple = (),
+    jac: Callable[..., Any] | bool | str | None = None,
+    bounds: Bounds | Sequence[tuple[float | None, float | None]] | None = None,
+    callback: Callable[..., Any] | None = None,
+    *,
+    variant: str = "irprop+",
+    initial_step: float | Sequence[float] | None = None,
+    etas: tuple[float, float] = (0.5, 1.2),
+    step_sizes: tuple[float, float] = (0.0, np.inf),
+    maxiter: int = 10_000,
+    maxfev: int | None = None,
+    xtol: float = 1e-10,
+    ftol: float = 1e-15,
+    gtol: float = 0.0,
+    tol: float | None = None,
+    driver: str = "auto",
+    disp: bool = False,
+    hess: Any = None,
+    hessp: Any = None,
+    constraints: Any = (),
+    **unknown_options: Any,
+) -> OptimizeResult:
+    """Minimize a function of several variables with resilient backpropagation (Rprop).
+
+    Each variable has its own step size, which grows while its partial
+    derivative keeps its sign and shrinks when the sign flips; the variable
+    moves by its step against that sign. Only the signs of the derivatives are
+    used, never their magnitudes, so gradients that explode, vanish or change
+    scale by orders of magnitude do not stall the method. Usable directly and
+    as ``scipy.optimize.minimize(fun, x0, method=minimize_rprop, ...)``.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args) -> float``, the objective; with ``jac=True`` it returns
+        ``(f, g)``. A numba ``@njit`` function (and jac) runs the whole loop
+        compiled (see `driver`).
+    x0 : array_like, shape (n,)
+        Starting point; real numbers, finite. Never modified.
+    args : tuple, optional
+        Extra arguments passed to `fun` and `jac`.
+    jac : callable, True, {'2-point', '3-point'} or None, optional
+        ``jac(x, *args) -> array, shape (n,)``; ``True`` if `fun` returns the
+        gradient too; otherwise finite differences (``None`` means
+        ``'2-point'``) that never step outside `bounds`.
+    bounds : `scipy.optimize.Bounds` or sequence of (min, max), optional
+        Box constraints; ``None`` in a pair means unbounded. Iterates and
+        finite-difference points never leave the box; an `x0` outside it is
+        clipped into it with an `OptimizeWarning`.
+    callback : callable, optional
+        Called after every step as ``callback(intermediate_result)`` with an
+        `OptimizeResult` holding ``x`` and ``fun`` of the new iterate, or as
+        ``callback(xk)`` if its one parameter has another name (as in SciPy).
+        Raising ``StopIteration`` ends the run (``status`` 99).
+    variant : {'irprop+', 'irprop-', 'rprop+', 'rprop-'}, optional
+        The update rule on a sign change (see Notes). Default ``'irprop+'``:
+        in the robustness benchmark (``benchmarks/robustness.py``) it solves
+        the most problems, as Igel & Hüsken found.
+    initial_step : float or array_like, shape (n,), optional
+        The initial step size Δ0 (``lr`` in ``torch.optim.Rprop``), clamped to
+        `step_sizes`. Default: ``0.1 * scale`` per variable, where ``scale`` is
+        the smaller of ``|x0_i|`` and the width of the bounds, leaving out
+        those that are zero or infinite, and 1 if neither is left. A previous
+        result's ``step_size`` warm-starts a new run.
+    etas : (float, float), optional
+        ``(eta_minus, eta_plus)`` with ``0 < eta_minus < 1 < eta_plus``: the
+        factors that shrink and grow the step sizes.
+    step_sizes : (float, float), optional
+        ``(min, max)`` for the step sizes, ``0 <= min <= max``.
+    maxiter : int, optional
+        Maximum number of steps (each costs one evaluation of f and g).
+    maxfev : int, optional
+        Maximum number of calls of `fun`, finite differences included.
+    xtol : float, optional
+        Stop when every step size is at most ``xtol * max(|x_i|, scale_i)``.
+    ftol : float, optional
+        Stop when f at each of the last 10 iterates lies within
+        ``ftol * |f_best|`` of the best value while no step size grew: f is at
+        its noise floor. (A search that overshoots sees larger values; a march
+        across a flat region, where f does not change but the steps grow, goes
+        on.)
+    gtol : float, optional
+        Stop when every component of the projected gradient is at most
+        `gtol` in absolute value. Off by default: gradient magnitudes are
+        exactly what this method does not trust.
+    tol : float, optional
+        Sets `xtol` and `ftol` where they are not given
+        (``scipy.optimize.minimize`` passes its ``tol`` here).
+    driver : {'auto', 'python', 'compiled'}, optional
+        ``'auto'`` runs compiled when `fun` (and a callable `jac`) are numba
+        dispatchers and no `callback` is given (a callback is Python code);
+        ``'compiled'`` insists and raises ``ValueError`` where it cannot.
+    disp : bool, optional
+        Print the final message and counts.
+    hess, hessp : optional
+        Accepted for ``scipy.optimize.minimize`` and ignored.
+    constraints : optional
+        Only an empty value is accepted; use `bounds` for box constraints.
+
+    Returns
+    -------
+    res : OptimizeResult
+        ``x``, ``fun`` and ``jac`` of the best point seen (Rprop's iterates
+        may go uphill); ``nit``, the number of steps; ``nfev`` and ``njev``,
+        the numbers of calls of `fun` and `jac`; ``status``, ``success`` and
+        ``message``, the rule that ended the run (0 ... 2 converged: gtol,
+        xtol, ftol; 3 maxiter, 4 maxfev, 5 a non-finite value, 99 the
+        callback); ``step_size``, the final step sizes.
+
+    Notes
+    -----
+    With g the current partial derivative and g' the stored one, each step
+    size Δ becomes ``min(Δ*eta_plus, max)`` when g and g' have the same sign and
+    ``max(Δ*eta_minus, min)`` when they differ; on a sign change
+
+    - ``'rprop+'`` takes back the last step of that variable and sets g' = 0;
+    - ``'irprop+'`` does the same, but takes the step back only if f went up;
+    - ``'rprop-'`` moves by the shrunken step;
+    - ``'irprop-'`` sets g' = 0 and does not move that variable
+      (``torch.optim.Rprop``);
+
+    otherwise the variable moves by ``-sign(g) * Δ`` and g' = g. Signs are
+    compared, not products, so the iterates are invariant under any positive
+    scaling of each partial derivative.
+
+    ``scipy.optimize.minimize`` turns ``jac='3-point'`` into ``None`` for
+    custom methods; call `minimize_rprop` directly for three-point
+    differences.
+
+    References
+    ----------
+    .. [1] M. Riedmiller and H. Braun, "A direct adaptive method for faster
+       backpropagation learning: the RPROP algorithm", IEEE International
+       Conference on Neural Networks, 1993, pp. 586-591.
+    .. [2] C. Igel and M. Hüsken, "Improving the Rprop learning algorithm",
+       Proceedings of the Second International ICSC Symposium on Neural
+       Computation (NC 2000), pp. 115-121.
+    .. [3] C. Igel and M. Hüsken, "Empirical evaluation of the improved Rprop
+       learning algorithms", Neurocomputing 50, 2003, pp. 105-123.
+
+    Examples
+    --------
+    A function whose gradient vanishes far from its minimum, where a
+    gradient-norm test stops other methods at the start:
+
+    >>> import numpy as np
+    >>> from signmin import minimize_rprop
+    >>> fun = lambda x: 1e-8 * np.sum(x**2)
+    >>> jac = lambda x: 2e-8 * x
+    >>> res = minimize_rprop(fun, [3.0, -2.0], jac=jac)
+    >>> res.success, bool(np.all(np.abs(res.x) < 1e-6))
+    (True, True)
+
+    The same through SciPy:
+
+    >>> from scipy.optimize import minimize, rosen, rosen_der
+    >>> res = minimize(rosen, [1.3, 0.7, 0.8], method=minimize_rprop,
+    ...                jac=rosen_der)
+    >>> np.allclose(res.x, 1.0, atol=1e-6)
+    True
+    """
+    if unknown_options:
+        warnings.warn(f"Unknown solver options: {', '.join(sorted(unknown_options))}",
+                      OptimizeWarning, stacklevel=2)
+    if constraints is not None and not _is_empty(constraints):
+        raise ValueError("constraints are not supported by minimize_rprop; "
+                         "only bounds are")
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable or None")
+    if not callable(fun):
+        raise TypeError("fun must be callable")
+    x0 = _as_x0(x0)
+    n = x0.size
+    if not isinstance(args, tuple):
+        args = (args,)
+    jac_mode = _jac_mode(jac)
+    lower, upper = as_bounds_arrays(bounds, n)
+    variant_code = _variant(variant)
+    eta_minus, eta_plus = _pair("etas", etas)
+    if not (0.0 < eta_minus < 1.0 < eta_plus < np.inf):
+        raise ValueError(f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {etas!r}")
+    step_min, step_max = _pair("step_sizes", step_sizes)
+    if not (0.0 <= step_min <= step_max) or step_min == np.inf:
+        raise ValueError(f"step_sizes must satisfy 0 <= min <= max, got {step_sizes!r}")
+    maxiter = _count("maxiter", maxiter, minimum=0)
+    maxfev = np.inf if maxfev is None else _count("maxfev", maxfev, minimum=1)
+    if tol is not None:
+        tol = _tolerance("tol", tol)
+    xtol = _tolerance("xtol", tol if tol is not None and xtol == _DEFAULTS["xtol"] else xtol)
+    ftol = _tolerance("ftol", tol if tol is not None and ftol == _DEFAULTS["ftol"] else ftol)
+    gtol = _tolerance("gtol", gtol)
+    if driver not in ("auto", "python", "compiled"):
+        raise ValueError(f"driver must be 'auto', 'python' or 'compiled', got {driver!r}")
+    compiled = _use_compiled(driver, fun, jac, jac_mode, callback)
+
+    outside = (x0 < lower) | (x0 > upper)
+    if outside.any():
+        warnings.warn(f"x0 lies outside the bounds at indices {np.flatnonzero(outside).tolist()}; "
+                      "it was clipped into them", OptimizeWarning, stacklevel=2)
+        x0 = np.clip(x0, lower, upper)
+    x_scale = _scale(x0, lower, upper)
+    step0 = _initial_step(initial_step, x_scale, n)
+
+    eval_cost = 1 + (fd_max_calls(n, jac_mode) if jac_mode >= JAC_2POINT else 0)
+    S, P = K.new_state(x0, lower, upper, x_scale, step0, variant_code, eta_minus,
+                       eta_plus, step_min, step_max, xtol, ftol, gtol, maxiter,
+                       maxfev, eval_cost, FTOL_WINDOW)
+    if compiled:
+        status, f, g, nfev, njev = _run_compiled(fun, jac, jac_mode, args, S, P)
+    else:
+        objective = Objective(fun, jac, jac_mode, args, lower, upper, x_scale)
+        status, f, g = run_python(objective, S, P, callback, _is_new_style(callback))
+        nfev, njev = objective.nfev, objective.njev
+    res = _result(S, P, status, f, g, nfev, njev, x0)
+    if disp:
+        print(f"{res.message}\n         Current function value: {res.fun:.6g}\n"
+              f"         Iterations: {res.nit}\n         Function evaluations: {res.nfev}\n"
+              f"         Gradient evaluations: {res.njev}")
+    return res
+
+
+def _result(S, P, status, f, g, nfev, njev, x0):
+    best = int(P[K.BEST])
+    if best < 0:
+        # Nothing finite was seen: report the start and what it gave.
+        x, fun = x0.copy(), f
+        jac = np.full(x0.size, np.nan) if g is None else np.array(g, dtype=float)
+        message = _NONFINITE_AT_START
+    else:
+        x, fun = S[best].copy(), float(P[K.F_BEST])
+        jac = S[best + K.G_A - K.X_A].copy()
+        message = _MESSAGES[status]
+    return OptimizeResult(
+        x=x, fun=fun, jac=jac, nit=max(int(P[K.NIT]) - 1, 0), nfev=nfev,
+        njev=njev, status=_public_status(status), success=status in _SUCCESS,
+        message=message, step_size=S[K.STEP].copy())
+
+
+def _public_status(status):
+    return 99 if status == K.CALLBACK_STOP else status - 1
+
+
+def _run_compiled(fun, jac, jac_mode, args, S, P):
+    fd = jac_mode >= JAC_2POINT
+    evaluate = {JAC_CALLABLE: evaluate_callable, JAC_WITH_FUN: evaluate_with_fun}.get(
+        jac_mode, evaluate_value)
+    return run_compiled(evaluate, fun, jac if jac_mode == JAC_CALLABLE else fun, args,
+                        S, P, fd, jac_mode == JAC_3POINT)
+
+
+def _is_dispatcher(obj):
+    from numba.core.dispatcher import Dispatcher
+    return isinstance(obj, Dispatcher)
+
+
+def _use_compiled(driver, fun, jac, jac_mode, callback):
+    if driver == "python":
+        return False
+    possible = _is_dispatcher(fun) and (jac_mode != JAC_CALLABLE or _is_dispatcher(jac))
+    if driver == "compiled":
+        if not possible:
+            raise ValueError("driver='compiled' needs fun (and a callable jac) to be "
+                             "numba @njit functions")
+        if callback is not None:
+            raise ValueError("driver='compiled' cannot call a Python callback; "
+                             "use driver='python' or drop the callback")
+        return True
+    return possible and callback is None
+
+
+def _is_new_style(callback):
+    if callback is None:
+        return True
+    try:
+        return set(inspect.signature(callback).parameters) == {"intermediate_result"}
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_empty(constraints):
+    if isinstance(constraints, dict):
+        return False
+    try:
+        return len(constraints) == 0
+    except TypeError:
+        return False
+
+
+def _as_x0(x0):
+    try:
+        arr = np.asarray(x0)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"x0 must be an array of real numbers ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"x0 must be an array of real numbers, got dtype {arr.dtype}")
+    arr = np.atleast_1d(arr).astype(float)
+    if arr.ndim != 1:
+        raise ValueError(f"x0 must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError("x0 must not be empty")
+    if not np.isfinite(arr).all():
+        raise ValueError("x0 must be finite")
+    return arr
+
+
+def _jac_mode(jac):
+    if callable(jac):
+        return JAC_CALLABLE
+    if jac is True:
+        return JAC_WITH_FUN
+    if jac is None or jac is False or (isinstance(jac, str) and jac == "2-point"):
+        return JAC_2POINT
+    if isinstance(jac, str) and jac == "3-point":
+        return JAC_3POINT
+    raise ValueError(f"jac must be callable, True, None, '2-point' or '3-point', got {jac!r}")
+
+
+def _variant(variant):
+    if not isinstance(variant, str) or variant.lower() not in K.VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(K.VARIANTS)}, got {variant!r}")
+    return K.VARIANTS[variant.lower()]
+
+
+def _real(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if np.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    return value
+
+
+def _pair(name, value):
+    try:
+        a, b = value
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair of real numbers, got {value!r}") from None
+    return _real(name, a), _real(name, b)
+
+
+def _count(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value) == np.inf:
+            return np.inf
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _tolerance(name, value):
+    value = _real(name, value)
+    if not 0.0 <= value < np.inf:
+        raise ValueError(f"{name} must be finite and >= 0, got {value}")
+    return value
+
+
+def _scale(x0, lower, upper):
+    """Per-variable scale: the smaller of |x0| and the bounds' width, else 1."""
+    width = upper - lower
+    candidates = np.where(np.isfinite(width) & (width > 0), width, np.inf)
+    candidates = np.minimum(candidates, np.where(x0 != 0, np.abs(x0), np.inf))
+    return np.where(np.isfinite(candidates), candidates, 1.0)
+
+
+def _initial_step(initial_step, x_scale, n):
+    if initial_step is None:
+        return INITIAL_STEP_FRACTION * x_scale
+    try:
+        step = np.asarray(initial_step, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("initial_step must be a positive number or an array of "
+                        f"{n} of them") from None
+    if step.ndim > 1 or (step.ndim == 1 and step.size != n):
+        raise ValueError(f"initial_step must be a scalar or have length {n}, got shape "
+                         f"{step.shape}")
+    if not (np.all(step > 0) and np.all(np.isfinite(step))):
+        raise ValueError("initial_step must be positive and finite")
+    return np.broadcast_to(step, (n,)).copy()
