@@ -15,29 +15,35 @@ from . import _kernel as K
 from ._objective import fd_gradient_compiled
 
 
-def run_python(objective, S, P, callback=None, new_style_callback=True):
-    """Run the Python loop; return ``(status, f, g)`` of the last evaluation."""
+def run_python(evaluate, state, S, P, callback=None, new_style_callback=True):
+    """Run the Python loop.
+
+    Returns ``(status, f, g, evaluations)`` of the last evaluation; every
+    evaluation but possibly the last (where f was not finite) gave a gradient.
+    """
     from scipy.optimize import OptimizeResult
 
-    tell = K.tell
-    x_a, x_b = S[K.X_A], S[K.X_B]
+    # Local names: this loop's own cost must stay far below one call of a
+    # cheap objective.
+    tell, nit, nonfinite = K.tell, K.NIT, K.NONFINITE
+    cur, x_a, x_b = K.CUR, S[K.X_A], S[K.X_B]
     while True:
         # One copy per iteration: the user's functions may keep their argument.
-        x = (x_a if P[K.CUR] == K.X_A else x_b).copy()
-        f, g = objective(x)
+        x = (x_b if P[cur] else x_a).copy()
+        f, g = evaluate(x)
         if g is None:
-            return K.NONFINITE, f, g
-        status = tell(S, P, g, f, objective.nfev)
-        if callback is not None and P[K.NIT] > 1.0 and status != K.NONFINITE:
+            return nonfinite, f, g, int(P[nit]) + 1
+        status = tell(state, g, f)
+        if callback is not None and P[nit] > 1.0 and status != nonfinite:
             try:
                 if new_style_callback:
                     callback(intermediate_result=OptimizeResult(x=x.copy(), fun=f))
                 else:
                     callback(x.copy())
             except StopIteration:
-                return K.CALLBACK_STOP, f, g
+                return K.CALLBACK_STOP, f, g, int(P[nit])
         if status:
-            return status, f, g
+            return status, f, g, int(P[nit])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -67,8 +73,9 @@ def evaluate_value(fun, jac, args, x, g_buffer, three_point):
 
 
 @numba.njit(cache=True, nogil=True)
-def run_compiled(evaluate, fun, jac, args, S, P, fd_mode, three_point):
+def run_compiled(evaluate, fun, jac, args, state, fd_mode, three_point):
     """Run the compiled loop; return ``(status, f, g, nfev, njev)``."""
+    P, S = K.views(state)
     n = S.shape[1]
     g_buffer = np.empty(n)
     nfev = 0
@@ -83,6 +90,6 @@ def run_compiled(evaluate, fun, jac, args, S, P, fd_mode, three_point):
         if fd_mode:
             nfev += fd_gradient_compiled(fun, args, x, f, S[K.LOWER], S[K.UPPER],
                                          S[K.X_SCALE], three_point, g)
-        status = K.tell(S, P, g, f, nfev)
+        status = K.tell(state, g, f)
         if status != K.CONTINUE:
             return status, f, g, nfev, njev

@@ -22,15 +22,15 @@ Signs are compared, never the product g·g_prev: the product underflows for
 tiny gradients, and comparing signs makes the iterates exactly invariant under
 any positive rescaling of each partial derivative.
 
-All state lives in two float64 arrays so that a call from Python costs one
-cheap numba dispatch:
+All state lives in one float64 array, so that a call from Python costs one
+cheap numba dispatch (each array argument adds to it); two views name its parts:
 
-``S`` (rows × n)
+``P`` (the first ``HEADER`` entries)
+    options, scalar state and two ring buffers for the ``ftol`` window.
+``S`` (the rest, rows × n)
     two x buffers (the current iterate and the best one, swapped instead of
     copied), two matching gradient buffers, Δ, the previous sign, the last step,
     the bounds and the per-coordinate scale used by ``xtol``.
-``P`` (1-D)
-    options, scalar state and two ring buffers for the ``ftol`` window.
 
 Nothing is allocated per call.
 """
@@ -44,8 +44,11 @@ N_ROWS = 10
 
 # Slots of P.
 (VARIANT, ETA_MINUS, ETA_PLUS, STEP_MIN, STEP_MAX, XTOL, FTOL, GTOL, MAXITER,
- MAXFEV, EVAL_COST, BOUNDED, CUR, BEST, F_BEST, F_PREV, NIT, WINDOW, RING_POS,
- RING) = range(20)
+ MAXFEV, EVAL_COST, BOUNDED, CUR, BEST, F_BEST, F_PREV, NIT, RING_POS,
+ RING) = range(19)
+#: The ftol rule looks this many iterations back.
+WINDOW = 10
+HEADER = RING + 2 * WINDOW
 
 # Variants.
 RPROP_PLUS, RPROP_MINUS, IRPROP_PLUS, IRPROP_MINUS = range(4)
@@ -59,17 +62,20 @@ CALLBACK_STOP = 99  # set by the Python driver, as SciPy does
 
 
 def new_state(x0, lower, upper, x_scale, step0, variant, eta_minus, eta_plus,
-              step_min, step_max, xtol, ftol, gtol, maxiter, maxfev, eval_cost,
-              window):
-    """Allocate and fill the kernel state for a run starting at ``x0``."""
+              step_min, step_max, xtol, ftol, gtol, maxiter, maxfev, eval_cost):
+    """Allocate and fill the kernel state for a run starting at ``x0``.
+
+    Returns ``state`` (what ``tell`` takes) and its two views ``S`` and ``P``.
+    ``eval_cost`` is the most calls of ``fun`` one evaluation can take.
+    """
     n = x0.shape[0]
-    S = np.zeros((N_ROWS, n))
+    state = np.zeros(HEADER + N_ROWS * n)
+    P, S = views(state)
     S[X_A] = x0
     S[STEP] = np.clip(step0, step_min, step_max)
     S[LOWER] = lower
     S[UPPER] = upper
     S[X_SCALE] = x_scale
-    P = np.zeros(RING + 2 * window)
     P[VARIANT] = variant
     P[ETA_MINUS], P[ETA_PLUS] = eta_minus, eta_plus
     P[STEP_MIN], P[STEP_MAX] = step_min, step_max
@@ -78,18 +84,23 @@ def new_state(x0, lower, upper, x_scale, step0, variant, eta_minus, eta_plus,
     P[BOUNDED] = float(np.any(np.isfinite(lower)) or np.any(np.isfinite(upper)))
     P[CUR], P[BEST] = X_A, -1.0
     P[F_BEST] = P[F_PREV] = np.inf
-    P[WINDOW] = window
     P[RING:] = np.inf
-    return S, P
+    return state, S, P
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True)
+def views(state):
+    n = (state.shape[0] - HEADER) // N_ROWS
+    return state[:HEADER], state[HEADER:].reshape((N_ROWS, n))
+
+
+@numba.njit(cache=True)
 def _sign(v):
     # NaN gives 0: a NaN derivative never moves x (the run stops on it anyway).
     return (v > 0.0) - (v < 0.0)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True)
 def _take_best_gradient(S, g, row):
     """Copy g into the best-gradient row; False if g is not finite."""
     for i in range(g.shape[0]):
@@ -100,18 +111,18 @@ def _take_best_gradient(S, g, row):
     return True
 
 
-@numba.njit(cache=True, nogil=True)
-def tell(S, P, g, f, nfev):
+@numba.njit(cache=True)
+def tell(state, g, f):
     """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
 
     The current iterate is row ``P[CUR]`` of ``S``; the proposal is written
     in place, or into the other x buffer when the current iterate becomes the
     best point (so the best point is never overwritten and never copied).
-    ``nfev`` is the number of calls of the user's function so far.
     Returns a status code (``CONTINUE`` to go on). ``P[NIT]`` counts the calls,
     so after the call that absorbs the k-th step's point it is k + 1.
     """
-    n = g.shape[0]
+    P, S = views(state)
+    n = S.shape[1]
     P[NIT] += 1.0
     cur = int(P[CUR])
     variant = int(P[VARIANT])
@@ -188,7 +199,7 @@ def tell(S, P, g, f, nfev):
     # search that overshoots and backtracks sees larger f values, and a march
     # across a plateau (f flat to the last bit, gradient still signed) grows
     # its steps, so neither looks like convergence.
-    window = int(P[WINDOW])
+    window = WINDOW
     pos = int(P[RING_POS])
     step_old = P[RING + window + pos]
     P[RING + pos] = f
@@ -207,6 +218,8 @@ def tell(S, P, g, f, nfev):
         return FTOL_MET
     if P[NIT] > P[MAXITER]:
         return MAXITER_HIT
-    if nfev + P[EVAL_COST] > P[MAXFEV]:
+    # Every evaluation so far cost at most EVAL_COST calls: stop before one
+    # that could pass maxfev.
+    if (P[NIT] + 1.0) * P[EVAL_COST] > P[MAXFEV]:
         return MAXFEV_HIT
     return CONTINUE

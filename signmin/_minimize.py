@@ -19,14 +19,14 @@ from ._objective import JAC_2POINT, JAC_3POINT, JAC_CALLABLE, JAC_WITH_FUN, Obje
 __all__ = ["minimize_rprop"]
 
 #: The ``ftol`` rule looks this many iterations back.
-FTOL_WINDOW = 10
+K.WINDOW = 10
 #: The default initial step is this fraction of each variable's scale.
 INITIAL_STEP_FRACTION = 0.1
 
 _MESSAGES = {
     K.GTOL_MET: "Every component of the projected gradient is within gtol.",
     K.XTOL_MET: "Every step size is within xtol relative to its variable.",
-    K.FTOL_MET: (f"The last {FTOL_WINDOW} values of f all lie within ftol "
+    K.FTOL_MET: (f"The last {K.WINDOW} values of f all lie within ftol "
                  f"(relative) of the best one, and no step size grew."),
     K.MAXITER_HIT: "Maximum number of iterations has been exceeded.",
     K.MAXFEV_HIT: "Maximum number of function evaluations has been exceeded.",
@@ -250,16 +250,17 @@ def minimize_rprop(
     x_scale = _scale(x0, lower, upper)
     step0 = _initial_step(initial_step, x_scale, n)
 
-    eval_cost = 1 + (fd_max_calls(n, jac_mode) if jac_mode >= JAC_2POINT else 0)
-    S, P = K.new_state(x0, lower, upper, x_scale, step0, variant_code, eta_minus,
-                       eta_plus, step_min, step_max, xtol, ftol, gtol, maxiter,
-                       maxfev, eval_cost, FTOL_WINDOW)
+    eval_cost = 1 + (fd_max_calls(lower, upper, jac_mode) if jac_mode >= JAC_2POINT else 0)
+    state, S, P = K.new_state(x0, lower, upper, x_scale, step0, variant_code, eta_minus,
+                              eta_plus, step_min, step_max, xtol, ftol, gtol, maxiter,
+                              maxfev, eval_cost)
     if compiled:
-        status, f, g, nfev, njev = _run_compiled(fun, jac, jac_mode, args, S, P)
+        status, f, g, nfev, njev = _run_compiled(fun, jac, jac_mode, args, state)
     else:
         objective = Objective(fun, jac, jac_mode, args, lower, upper, x_scale)
-        status, f, g = run_python(objective, S, P, callback, _is_new_style(callback))
-        nfev, njev = objective.nfev, objective.njev
+        status, f, g, evaluations = run_python(objective.evaluate, state, S, P, callback,
+                                               _is_new_style(callback))
+        nfev, njev = objective.counts(evaluations, int(P[K.NIT]))
     res = _result(S, P, status, f, g, nfev, njev, x0)
     if disp:
         print(f"{res.message}\n         Current function value: {res.fun:.6g}\n"
@@ -289,12 +290,12 @@ def _public_status(status):
     return 99 if status == K.CALLBACK_STOP else status - 1
 
 
-def _run_compiled(fun, jac, jac_mode, args, S, P):
+def _run_compiled(fun, jac, jac_mode, args, state):
     fd = jac_mode >= JAC_2POINT
     evaluate = {JAC_CALLABLE: evaluate_callable, JAC_WITH_FUN: evaluate_with_fun}.get(
         jac_mode, evaluate_value)
     return run_compiled(evaluate, fun, jac if jac_mode == JAC_CALLABLE else fun, args,
-                        S, P, fd, jac_mode == JAC_3POINT)
+                        state, fd, jac_mode == JAC_3POINT)
 
 
 def _is_dispatcher(obj):

@@ -73,9 +73,10 @@ def fd_gradient(fun, args, x, f0, lower, upper, x_scale, three_point, g):
 fd_gradient_compiled = numba.njit(cache=True, nogil=True)(fd_gradient)
 
 
-def fd_max_calls(n, jac_mode):
+def fd_max_calls(lower, upper, jac_mode):
     """The most calls of ``fun`` one gradient can take (for ``maxfev``)."""
-    return 2 * n if jac_mode == JAC_3POINT else n
+    free = int(np.count_nonzero(lower < upper))  # a fixed variable costs no call
+    return 2 * free if jac_mode == JAC_3POINT else free
 
 
 def _as_scalar(value):
@@ -94,72 +95,87 @@ def _as_scalar(value):
         ) from None
 
 
+def _gradient(value, shape):
+    try:
+        g = np.ascontiguousarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"jac must return an array of shape {shape}, got {type(value).__name__}") from None
+    if g.shape != shape:
+        raise ValueError(f"jac must return an array of shape {shape}, got shape {g.shape}")
+    return g
+
+
 class Objective:
-    """``(f, g) = objective(x)`` over the user's forms, counting every call.
+    """``f, g = objective.evaluate(x)`` over the user's forms, counting every call.
 
     The driver hands over its own copy of the iterate (as SciPy does), so a
     function that keeps its argument cannot disturb the run; finite
     differences copy each shifted point for the same reason. A non-finite f is
     returned without evaluating the gradient (g is then ``None``).
+
+    ``evaluate`` is a closure built for the one form in use: the Python driver
+    calls it every iteration, where attribute look-ups and counter updates
+    would cost more than the kernel's work on a small problem. So the
+    closures with an analytic gradient count nothing: each evaluation is one
+    call of ``fun`` and, unless f was not finite, one of ``jac``, and
+    :meth:`counts` derives the totals from the number of evaluations.
     """
 
     def __init__(self, fun, jac, jac_mode, args, lower, upper, x_scale):
-        self.fun, self.jac, self.jac_mode, self.args = fun, jac, jac_mode, args
-        self.lower, self.upper, self.x_scale = lower, upper, x_scale
-        self.shape = lower.shape
-        self.nfev = 0
-        self.njev = 0
+        self.jac_mode = jac_mode
+        self.fd_calls = 0
+        shape = lower.shape
+        isfinite, ndarray, float64 = math.isfinite, np.ndarray, _FLOAT64
 
-    def _fun_counted(self, x, *args):
-        self.nfev += 1
-        return _as_scalar(self.fun(x.copy(), *args))
-
-    def _gradient(self, value):
-        if (type(value) is np.ndarray and value.dtype is _FLOAT64
-                and value.shape == self.shape):
-            return value
-        try:
-            g = np.ascontiguousarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"jac must return an array of shape {self.shape}, got "
-                f"{type(value).__name__}") from None
-        if g.shape != self.shape:
-            raise ValueError(
-                f"jac must return an array of shape {self.shape}, got shape "
-                f"{g.shape}")
-        return g
-
-    def __call__(self, x):
-        mode = self.jac_mode
-        if mode == JAC_CALLABLE:
-            self.nfev += 1
-            f = self.fun(x, *self.args)
+        def evaluate_callable(x):
+            f = fun(x, *args)
             if not isinstance(f, float):
                 f = _as_scalar(f)
-            if not math.isfinite(f):
+            if not isfinite(f):
                 return f, None
-            self.njev += 1
-            g = self.jac(x, *self.args)
-            if type(g) is np.ndarray and g.dtype is _FLOAT64 and g.shape == self.shape:
+            g = jac(x, *args)
+            if type(g) is ndarray and g.dtype is float64 and g.shape == shape:
                 return f, g
-            return f, self._gradient(g)
-        if mode == JAC_WITH_FUN:
-            self.nfev += 1
-            self.njev += 1
-            out = self.fun(x, *self.args)
+            return f, _gradient(g, shape)
+
+        def evaluate_with_fun(x):
+            out = fun(x, *args)
             try:
                 f, g = out
             except (TypeError, ValueError):
                 raise ValueError(
                     "with jac=True, fun must return a pair (f, g), got "
                     f"{type(out).__name__}") from None
-            return _as_scalar(f), self._gradient(g)
-        self.nfev += 1
-        f = _as_scalar(self.fun(x, *self.args))
-        if not math.isfinite(f):
-            return f, None
-        g = np.empty(self.shape)
-        fd_gradient(self._fun_counted, self.args, x, f, self.lower, self.upper,
-                    self.x_scale, mode == JAC_3POINT, g)
-        return f, g
+            if not isinstance(f, float):
+                f = _as_scalar(f)
+            if type(g) is ndarray and g.dtype is float64 and g.shape == shape:
+                return f, g
+            return f, _gradient(g, shape)
+
+        def fun_counted(x, *args):
+            self.fd_calls += 1
+            return _as_scalar(fun(x.copy(), *args))
+
+        def evaluate_fd(x):
+            f = _as_scalar(fun(x, *args))
+            if not isfinite(f):
+                return f, None
+            g = np.empty(shape)
+            fd_gradient(fun_counted, args, x, f, lower, upper, x_scale,
+                        jac_mode == JAC_3POINT, g)
+            return f, g
+
+        self.evaluate = {JAC_CALLABLE: evaluate_callable,
+                         JAC_WITH_FUN: evaluate_with_fun}.get(jac_mode, evaluate_fd)
+
+    def counts(self, evaluations, gradients):
+        """``(nfev, njev)`` after ``evaluations`` calls of ``evaluate``, ``gradients``
+        of which returned a gradient."""
+        if self.jac_mode == JAC_CALLABLE:
+            return evaluations, gradients
+        if self.jac_mode == JAC_WITH_FUN:
+            return evaluations, evaluations
+        return evaluations + self.fd_calls, 0
+
+
