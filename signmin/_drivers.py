@@ -46,8 +46,11 @@ def run_python(evaluate, state, S, P, callback=None, new_style_callback=True):
             return status, f, g, int(P[nit])
 
 
+# The three evaluators share one signature, so that run_compiled takes any of
+# them; each is compiled only for the form it handles.
+
 @numba.njit(cache=True, nogil=True)
-def evaluate_callable(fun, jac, args, x, g_buffer, three_point):
+def evaluate_callable(fun, jac, args, x, S, g_buffer, three_point):
     f = float(fun(x, *args))
     if not math.isfinite(f):
         return f, g_buffer, 1, 0
@@ -58,7 +61,7 @@ def evaluate_callable(fun, jac, args, x, g_buffer, three_point):
 
 
 @numba.njit(cache=True, nogil=True)
-def evaluate_with_fun(fun, jac, args, x, g_buffer, three_point):
+def evaluate_with_fun(fun, jac, args, x, S, g_buffer, three_point):
     f, g = fun(x, *args)
     g = np.asarray(g, dtype=np.float64)
     if g.shape != x.shape:
@@ -67,29 +70,29 @@ def evaluate_with_fun(fun, jac, args, x, g_buffer, three_point):
 
 
 @numba.njit(cache=True, nogil=True)
-def evaluate_value(fun, jac, args, x, g_buffer, three_point):
-    """f alone; run_compiled fills g by finite differences."""
-    return float(fun(x, *args)), g_buffer, 1, 0
+def evaluate_fd(fun, jac, args, x, S, g_buffer, three_point):
+    f = float(fun(x, *args))
+    if not math.isfinite(f):
+        return f, g_buffer, 1, 0
+    calls = fd_gradient_compiled(fun, args, x, f, S[K.LOWER], S[K.UPPER], S[K.X_SCALE],
+                                 three_point, g_buffer)
+    return f, g_buffer, 1 + calls, 0
 
 
 @numba.njit(cache=True, nogil=True)
-def run_compiled(evaluate, fun, jac, args, state, fd_mode, three_point):
+def run_compiled(evaluate, fun, jac, args, state, three_point):
     """Run the compiled loop; return ``(status, f, g, nfev, njev)``."""
     P, S = K.views(state)
-    n = S.shape[1]
-    g_buffer = np.empty(n)
+    g_buffer = np.empty(S.shape[1])
     nfev = 0
     njev = 0
     while True:
         x = S[int(P[K.CUR])]
-        f, g, nf, nj = evaluate(fun, jac, args, x, g_buffer, three_point)
+        f, g, nf, nj = evaluate(fun, jac, args, x, S, g_buffer, three_point)
         nfev += nf
         njev += nj
         if not math.isfinite(f):
             return K.NONFINITE, f, g, nfev, njev
-        if fd_mode:
-            nfev += fd_gradient_compiled(fun, args, x, f, S[K.LOWER], S[K.UPPER],
-                                         S[K.X_SCALE], three_point, g)
         status = K.tell(state, g, f)
         if status != K.CONTINUE:
             return status, f, g, nfev, njev

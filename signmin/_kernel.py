@@ -90,24 +90,33 @@ def new_state(x0, lower, upper, x_scale, step0, variant, eta_minus, eta_plus,
 
 @numba.njit(cache=True)
 def views(state):
+    """``(P, S)``: the header and the rows × n block of ``state``."""
     n = (state.shape[0] - HEADER) // N_ROWS
     return state[:HEADER], state[HEADER:].reshape((N_ROWS, n))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
+def _row(state, row, n):
+    # A slice, not a reshape: in a per-iteration call a reshape costs more
+    # than the whole update of a small problem.
+    start = HEADER + row * n
+    return state[start:start + n]
+
+
+@numba.njit(cache=True, inline="always")
 def _sign(v):
     # NaN gives 0: a NaN derivative never moves x (the run stops on it anyway).
     return (v > 0.0) - (v < 0.0)
 
 
 @numba.njit(cache=True)
-def _take_best_gradient(S, g, row):
+def _take_best_gradient(g, g_best):
     """Copy g into the best-gradient row; False if g is not finite."""
     for i in range(g.shape[0]):
         gi = g[i]
         if not np.isfinite(gi):
             return False
-        S[row, i] = gi
+        g_best[i] = gi
     return True
 
 
@@ -121,59 +130,64 @@ def tell(state, g, f):
     Returns a status code (``CONTINUE`` to go on). ``P[NIT]`` counts the calls,
     so after the call that absorbs the k-th step's point it is k + 1.
     """
-    P, S = views(state)
-    n = S.shape[1]
+    n = (state.shape[0] - HEADER) // N_ROWS
+    P = state[:HEADER]
     P[NIT] += 1.0
     cur = int(P[CUR])
     variant = int(P[VARIANT])
     if not np.isfinite(f):
         return NONFINITE
     is_best = f < P[F_BEST]
-    if is_best and not _take_best_gradient(S, g, cur + G_A - X_A):
+    if is_best and not _take_best_gradient(g, _row(state, cur + G_A - X_A, n)):
         return NONFINITE
     out = cur
     if is_best:
         out = X_B if cur == X_A else X_A
         P[BEST] = cur
         P[F_BEST] = f
+    x, x_next = _row(state, cur, n), _row(state, out, n)
+    steps, g_prev, dx_prev = _row(state, STEP, n), _row(state, G_PREV, n), _row(state, DX_PREV, n)
+    lower, upper, x_scale = _row(state, LOWER, n), _row(state, UPPER, n), _row(state, X_SCALE, n)
     eta_minus, eta_plus = P[ETA_MINUS], P[ETA_PLUS]
     step_min, step_max = P[STEP_MIN], P[STEP_MAX]
     xtol, gtol = P[XTOL], P[GTOL]
     bounded = P[BOUNDED] != 0.0
     went_up = f > P[F_PREV]
     backtracks = variant == RPROP_PLUS or variant == IRPROP_PLUS
-    x_converged = True
-    g_converged = True
+    undo = variant == RPROP_PLUS or went_up
+    halts = variant == IRPROP_MINUS
+    # Convergence flags start False for a rule that is off, so that the loop
+    # never reads what that rule needs.
+    x_converged = xtol > 0.0
+    g_converged = gtol > 0.0
     finite = True
     max_step = 0.0
     for i in range(n):
         gi = g[i]
-        xi = S[cur, i]
+        xi = x[i]
         if not np.isfinite(gi):
             finite = False
         s = _sign(gi)
-        flip = s * S[G_PREV, i]
-        step = S[STEP, i]
+        flip = s * g_prev[i]
+        step = steps[i]
         if flip > 0.0:
             step = min(step * eta_plus, step_max)
+            steps[i] = step
         elif flip < 0.0:
             step = max(step * eta_minus, step_min)
-        S[STEP, i] = step
+            steps[i] = step
         if flip < 0.0 and backtracks:
-            if variant == RPROP_PLUS or went_up:
-                dx = -S[DX_PREV, i]
-            else:
-                dx = 0.0
-            S[G_PREV, i] = 0.0
-        elif flip < 0.0 and variant == IRPROP_MINUS:
+            dx = -dx_prev[i] if undo else 0.0
+            g_prev[i] = 0.0
+        elif flip < 0.0 and halts:
             dx = 0.0
-            S[G_PREV, i] = 0.0
+            g_prev[i] = 0.0
         else:
             dx = -s * step
-            S[G_PREV, i] = s
+            g_prev[i] = s
         x_new = xi + dx
         if bounded:
-            lo, hi = S[LOWER, i], S[UPPER, i]
+            lo, hi = lower[i], upper[i]
             if x_new < lo:
                 x_new = lo
             elif x_new > hi:
@@ -181,12 +195,12 @@ def tell(state, g, f):
             # The projected gradient is zero where the box blocks the descent.
             if (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0):
                 gi = 0.0
-        S[out, i] = x_new
+        x_next[i] = x_new
         if backtracks:
-            S[DX_PREV, i] = x_new - xi
-        if abs(gi) > gtol:
+            dx_prev[i] = x_new - xi
+        if g_converged and abs(gi) > gtol:
             g_converged = False
-        if step > xtol * max(abs(xi), S[X_SCALE, i]):
+        if x_converged and step > xtol * max(abs(xi), x_scale[i]):
             x_converged = False
         if step > max_step:
             max_step = step
@@ -199,19 +213,17 @@ def tell(state, g, f):
     # search that overshoots and backtracks sees larger f values, and a march
     # across a plateau (f flat to the last bit, gradient still signed) grows
     # its steps, so neither looks like convergence.
-    window = WINDOW
     pos = int(P[RING_POS])
-    step_old = P[RING + window + pos]
+    step_old = P[RING + WINDOW + pos]
     P[RING + pos] = f
-    P[RING + window + pos] = max_step
-    P[RING_POS] = (pos + 1) % window
+    P[RING + WINDOW + pos] = max_step
+    P[RING_POS] = (pos + 1) % WINDOW
     f_spread = 0.0
-    for k in range(window):
+    for k in range(WINDOW):
         f_spread = max(f_spread, P[RING + k] - P[F_BEST])
-    # A tolerance of 0 switches its rule off.
-    if gtol > 0.0 and g_converged:
+    if g_converged:
         return GTOL_MET
-    if xtol > 0.0 and x_converged:
+    if x_converged:
         return XTOL_MET
     ftol = P[FTOL]
     if ftol > 0.0 and f_spread <= ftol * abs(P[F_BEST]) and max_step <= step_old:

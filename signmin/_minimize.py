@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from numba.core.errors import TypingError
 from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
 
 from . import _kernel as K
 from ._bounds import as_bounds_arrays
-from ._drivers import evaluate_callable, evaluate_value, evaluate_with_fun, run_compiled, run_python
+from ._drivers import evaluate_callable, evaluate_fd, evaluate_with_fun, run_compiled, run_python
 from ._objective import JAC_2POINT, JAC_3POINT, JAC_CALLABLE, JAC_WITH_FUN, Objective, fd_max_calls
 
 __all__ = ["minimize_rprop"]
@@ -38,10 +39,8 @@ _NONFINITE_AT_START = ("fun or jac returned a non-finite value at x0; no finite 
                        "point was seen.")
 _SUCCESS = (K.GTOL_MET, K.XTOL_MET, K.FTOL_MET)
 
-_DEFAULTS = dict(variant="irprop+", initial_step=None, etas=(0.5, 1.2),
-                 step_sizes=(0.0, np.inf), maxiter=10_000, maxfev=None,
-                 xtol=1e-10, ftol=1e-15, gtol=0.0, tol=None, driver="auto",
-                 disp=False)
+# tol only replaces tolerances left at these defaults.
+_DEFAULT_XTOL, _DEFAULT_FTOL = 1e-10, 1e-15
 
 
 def minimize_rprop(
@@ -56,7 +55,7 @@ def minimize_rprop(
     initial_step: float | Sequence[float] | None = None,
     etas: tuple[float, float] = (0.5, 1.2),
     step_sizes: tuple[float, float] = (0.0, np.inf),
-    maxiter: int = 10_000,
+    maxiter: int = 100_000,
     maxfev: int | None = None,
     xtol: float = 1e-10,
     ftol: float = 1e-15,
@@ -235,8 +234,8 @@ def minimize_rprop(
     maxfev = np.inf if maxfev is None else _count("maxfev", maxfev, minimum=1)
     if tol is not None:
         tol = _tolerance("tol", tol)
-    xtol = _tolerance("xtol", tol if tol is not None and xtol == _DEFAULTS["xtol"] else xtol)
-    ftol = _tolerance("ftol", tol if tol is not None and ftol == _DEFAULTS["ftol"] else ftol)
+    xtol = _tolerance("xtol", tol if tol is not None and xtol == _DEFAULT_XTOL else xtol)
+    ftol = _tolerance("ftol", tol if tol is not None and ftol == _DEFAULT_FTOL else ftol)
     gtol = _tolerance("gtol", gtol)
     if driver not in ("auto", "python", "compiled"):
         raise ValueError(f"driver must be 'auto', 'python' or 'compiled', got {driver!r}")
@@ -251,12 +250,27 @@ def minimize_rprop(
     step0 = _initial_step(initial_step, x_scale, n)
 
     eval_cost = 1 + (fd_max_calls(lower, upper, jac_mode) if jac_mode >= JAC_2POINT else 0)
+    if maxfev < eval_cost:
+        # The first evaluation alone would pass maxfev.
+        raise ValueError(f"maxfev must be at least {eval_cost}, the calls of fun that one "
+                         f"evaluation takes with jac={jac!r}; got {maxfev}")
     state, S, P = K.new_state(x0, lower, upper, x_scale, step0, variant_code, eta_minus,
                               eta_plus, step_min, step_max, xtol, ftol, gtol, maxiter,
                               maxfev, eval_cost)
+    status = None
     if compiled:
-        status, f, g, nfev, njev = _run_compiled(fun, jac, jac_mode, args, state)
-    else:
+        try:
+            status, f, g, nfev, njev = _run_compiled(fun, jac, jac_mode, args, state)
+        except TypingError as exc:
+            if driver == "compiled":
+                raise TypeError(
+                    "driver='compiled': numba could not compile the loop around fun"
+                    f"{'' if jac_mode != JAC_CALLABLE else ' and jac'} (does fun return a "
+                    "float, and jac a 1-D float array of x's length?):\n" + str(exc)
+                ) from None
+            # The Python loop checks what the user's functions return and says
+            # which one is wrong; nothing was evaluated yet.
+    if status is None:
         objective = Objective(fun, jac, jac_mode, args, lower, upper, x_scale)
         status, f, g, evaluations = run_python(objective.evaluate, state, S, P, callback,
                                                _is_new_style(callback))
@@ -291,11 +305,11 @@ def _public_status(status):
 
 
 def _run_compiled(fun, jac, jac_mode, args, state):
-    fd = jac_mode >= JAC_2POINT
     evaluate = {JAC_CALLABLE: evaluate_callable, JAC_WITH_FUN: evaluate_with_fun}.get(
-        jac_mode, evaluate_value)
+        jac_mode, evaluate_fd)
+    # jac is a placeholder unless callable: numba needs a function there.
     return run_compiled(evaluate, fun, jac if jac_mode == JAC_CALLABLE else fun, args,
-                        state, fd, jac_mode == JAC_3POINT)
+                        state, jac_mode == JAC_3POINT)
 
 
 def _is_dispatcher(obj):

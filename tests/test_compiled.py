@@ -1,0 +1,205 @@
+"""The compiled path: numba objectives run the whole loop in nopython mode, same steps."""
+
+import threading
+
+import numba
+import numpy as np
+import pytest
+from scipy.optimize import rosen as np_rosen
+
+import signmin._drivers as drivers
+from signmin import minimize_rprop
+
+X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
+VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
+NO_STOP = dict(xtol=0, ftol=0, gtol=0)
+
+
+@numba.njit(cache=True)
+def rosen(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+@numba.njit(cache=True)
+def rosen_der(x):
+    d = np.zeros_like(x)
+    d[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    d[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return d
+
+
+@numba.njit(cache=True)
+def rosen_both(x):
+    return rosen(x), rosen_der(x)
+
+
+@numba.njit(cache=True)
+def shifted(x, centre, weight):
+    return weight * np.sum((x - centre) ** 2)
+
+
+@numba.njit(cache=True)
+def shifted_der(x, centre, weight):
+    return 2.0 * weight * (x - centre)
+
+
+@numba.njit(cache=True)
+def nan_beyond(x):
+    # A NaN once x[0] drops below 1.05 (the second step from X0 does that):
+    # the run must end at the best finite point.
+    if x[0] < 1.05:
+        return np.nan
+    return rosen(x)
+
+
+def python_versions(fun, jac):
+    """The same functions behind plain Python lambdas: the Python loop runs them."""
+    return (lambda x, *a: fun(x, *a)), (lambda x, *a: jac(x, *a)) if callable(jac) else jac
+
+
+def both_paths(fun, jac, x0=X0, **options):
+    compiled = minimize_rprop(fun, x0, jac=jac, driver="compiled", **options)
+    py_fun, py_jac = python_versions(fun, jac)
+    python = minimize_rprop(py_fun, x0, jac=py_jac, driver="python", **options)
+    return compiled, python
+
+
+def assert_same_result(a, b):
+    for key in ("x", "fun", "jac", "nit", "nfev", "njev", "status", "success", "message",
+                "step_size"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.fixture
+def no_python_loop(monkeypatch):
+    """Fail if the Python loop runs: the compiled path must carry the whole run."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the Python loop ran")
+    monkeypatch.setattr("signmin._minimize.run_python", refuse)
+
+
+def test_numba_functions_run_compiled_by_default(no_python_loop):
+    res = minimize_rprop(rosen, X0, jac=rosen_der)
+    assert res.success and res.fun < 1e-10
+    res = minimize_rprop(rosen_both, X0, jac=True, maxiter=50)
+    assert res.nit == 50
+    res = minimize_rprop(rosen, X0, maxiter=50)
+    assert res.nfev == 51 * (1 + X0.size)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("jac", ["callable", "with fun", "2-point", "3-point"])
+def test_compiled_and_python_loops_take_identical_steps(variant, jac):
+    fun, jac_arg = {"callable": (rosen, rosen_der), "with fun": (rosen_both, True)}.get(
+        jac, (rosen, jac))
+    compiled, python = both_paths(fun, jac_arg, variant=variant, maxiter=300, **NO_STOP)
+    assert compiled.nit == 300
+    assert_same_result(compiled, python)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_bounds_and_default_stopping_rules_agree_on_both_paths(variant):
+    bounds = [(1.1, 2.0), (None, 0.9), (-1.0, 1.0), (None, None), (0.0, 1.15)]
+    with pytest.warns(Warning):  # x0 lies outside the bounds and is clipped
+        compiled, python = both_paths(rosen, rosen_der, bounds=bounds, variant=variant)
+    assert_same_result(compiled, python)
+    assert compiled.success
+    lo = np.array([1.1, -np.inf, -1.0, -np.inf, 0.0])
+    hi = np.array([2.0, 0.9, 1.0, np.inf, 1.15])
+    assert np.all(compiled.x >= lo) and np.all(compiled.x <= hi)
+
+
+def test_args_reach_the_jitted_functions():
+    centre = np.array([0.5, -1.5, 2.0])
+    compiled, python = both_paths(shifted, shifted_der, x0=np.zeros(3), args=(centre, 3.0))
+    assert_same_result(compiled, python)
+    np.testing.assert_allclose(compiled.x, centre, atol=1e-8)
+
+
+def test_maxiter_and_maxfev_end_the_compiled_run_as_they_end_the_python_run():
+    for options in (dict(maxiter=17), dict(maxfev=40), dict(maxfev=40, jac="2-point")):
+        jac = options.pop("jac", rosen_der)
+        compiled, python = both_paths(rosen, jac, **options)
+        assert_same_result(compiled, python)
+        assert compiled.status in (3, 4)
+
+
+def test_a_nan_mid_run_ends_the_compiled_run_at_the_best_finite_point():
+    compiled, python = both_paths(nan_beyond, rosen_der)
+    assert_same_result(compiled, python)
+    assert compiled.status == 5 and not compiled.success and compiled.nit == 1
+    assert np.isfinite(compiled.fun) and compiled.x[0] >= 1.05
+
+
+def test_a_callback_runs_the_python_loop_and_compiled_refuses_one():
+    seen = []
+    res = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=20, callback=lambda xk: seen.append(xk))
+    assert len(seen) == res.nit == 20
+    with pytest.raises(ValueError, match="callback"):
+        minimize_rprop(rosen, X0, jac=rosen_der, driver="compiled", callback=print)
+
+
+def test_compiled_driver_needs_numba_functions():
+    with pytest.raises(ValueError, match="numba"):
+        minimize_rprop(np_rosen, X0, driver="compiled")
+    with pytest.raises(ValueError, match="numba"):
+        minimize_rprop(rosen, X0, jac=lambda x: rosen_der(x), driver="compiled")
+
+
+def test_a_python_jac_with_a_numba_fun_runs_the_python_loop():
+    res = minimize_rprop(rosen, X0, jac=lambda x: rosen_der(x), maxiter=30)
+    ref = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=30)
+    assert_same_result(res, ref)
+
+
+@numba.njit
+def returns_array(x):
+    return x * 2.0
+
+
+@numba.njit
+def wrong_length_jac(x):
+    return np.ones(x.size + 1)
+
+
+def test_a_jitted_fun_of_the_wrong_kind_gets_the_python_paths_message():
+    with pytest.raises(ValueError, match="fun must return a real scalar"):
+        minimize_rprop(returns_array, X0, jac=rosen_der)
+    with pytest.raises(TypeError, match="driver='compiled'"):
+        minimize_rprop(returns_array, X0, jac=rosen_der, driver="compiled")
+    with pytest.raises(ValueError, match="jac must return"):
+        minimize_rprop(rosen, X0, jac=wrong_length_jac)
+
+
+@numba.njit
+def raises_inside(x):
+    if x[0] < 1.2:
+        raise ZeroDivisionError("raised by the user's jitted function")
+    return np.sum(x**2)
+
+
+def test_exceptions_raised_in_jitted_functions_propagate():
+    with pytest.raises(ZeroDivisionError, match="user's jitted"):
+        minimize_rprop(raises_inside, X0, jac=rosen_der)
+
+
+def test_compiled_runs_in_threads_give_identical_results():
+    expected = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=5000, **NO_STOP)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=5000, **NO_STOP)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        assert_same_result(r, expected)
+
+
+def test_x0_is_not_mutated_by_the_compiled_path():
+    x0 = X0.copy()
+    minimize_rprop(rosen, x0, jac=rosen_der, maxiter=100)
+    np.testing.assert_array_equal(x0, X0)
