@@ -15,6 +15,13 @@ def as_bounds_arrays(bounds, n):
         return np.full(n, -np.inf), np.full(n, np.inf)
     if isinstance(bounds, Bounds):
         try:
+            kinds = np.asarray(bounds.lb).dtype.kind + np.asarray(bounds.ub).dtype.kind
+        except (ValueError, TypeError):
+            kinds = ""  # ragged: refused below
+        # Casting would read strings as numbers and drop imaginary parts.
+        if set(kinds) & set("USc"):
+            raise TypeError("bounds: Bounds.lb and Bounds.ub must be real numbers")
+        try:
             lower = np.broadcast_to(np.asarray(bounds.lb, dtype=float), (n,))
             upper = np.broadcast_to(np.asarray(bounds.ub, dtype=float), (n,))
         except (ValueError, TypeError) as exc:
@@ -35,6 +42,8 @@ def as_bounds_arrays(bounds, n):
         for i, pair in enumerate(pairs):
             try:
                 lo, hi = pair
+                if any(isinstance(v, (str, bytes)) or np.iscomplexobj(v) for v in (lo, hi)):
+                    raise TypeError  # float() would accept "1" and drop imaginary parts
                 lower[i] = -np.inf if lo is None else float(lo)
                 upper[i] = np.inf if hi is None else float(hi)
             except (TypeError, ValueError):

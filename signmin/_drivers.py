@@ -47,9 +47,12 @@ def run_python(evaluate, state, S, P, callback=None, new_style_callback=True):
 
 
 # The three evaluators share one signature, so that run_compiled takes any of
-# them; each is compiled only for the form it handles.
+# them; each is compiled only for the form it handles. They and run_compiled
+# are specialised to the user's functions, whose numba types are keyed by
+# object identity: no on-disk cache could ever be hit again, so none is
+# written (cache=True here even fails when a user's dispatcher is collected).
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True)
 def evaluate_callable(fun, jac, args, x, S, g_buffer, three_point):
     f = float(fun(x, *args))
     if not math.isfinite(f):
@@ -60,7 +63,7 @@ def evaluate_callable(fun, jac, args, x, S, g_buffer, three_point):
     return f, g, 1, 1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True)
 def evaluate_with_fun(fun, jac, args, x, S, g_buffer, three_point):
     f, g = fun(x, *args)
     g = np.asarray(g, dtype=np.float64)
@@ -69,7 +72,7 @@ def evaluate_with_fun(fun, jac, args, x, S, g_buffer, three_point):
     return float(f), g, 1, 1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True)
 def evaluate_fd(fun, jac, args, x, S, g_buffer, three_point):
     f = float(fun(x, *args))
     if not math.isfinite(f):
@@ -79,15 +82,16 @@ def evaluate_fd(fun, jac, args, x, S, g_buffer, three_point):
     return f, g_buffer, 1 + calls, 0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True)
 def run_compiled(evaluate, fun, jac, args, state, three_point):
     """Run the compiled loop; return ``(status, f, g, nfev, njev)``."""
     P, S = K.views(state)
     g_buffer = np.empty(S.shape[1])
+    x_a, x_b = S[K.X_A], S[K.X_B]
     nfev = 0
     njev = 0
     while True:
-        x = S[int(P[K.CUR])]
+        x = x_b if P[K.CUR] == K.X_B else x_a
         f, g, nf, nj = evaluate(fun, jac, args, x, S, g_buffer, three_point)
         nfev += nf
         njev += nj

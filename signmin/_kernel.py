@@ -50,6 +50,8 @@ N_ROWS = 10
 WINDOW = 10
 HEADER = RING + 2 * WINDOW
 
+EPS = np.finfo(np.float64).eps
+
 # Variants.
 RPROP_PLUS, RPROP_MINUS, IRPROP_PLUS, IRPROP_MINUS = range(4)
 VARIANTS = {"rprop+": RPROP_PLUS, "rprop-": RPROP_MINUS,
@@ -96,27 +98,19 @@ def views(state):
 
 
 @numba.njit(cache=True, inline="always")
-def _row(state, row, n):
-    # A slice, not a reshape: in a per-iteration call a reshape costs more
-    # than the whole update of a small problem.
-    start = HEADER + row * n
-    return state[start:start + n]
-
-
-@numba.njit(cache=True, inline="always")
 def _sign(v):
     # NaN gives 0: a NaN derivative never moves x (the run stops on it anyway).
     return (v > 0.0) - (v < 0.0)
 
 
 @numba.njit(cache=True)
-def _take_best_gradient(g, g_best):
-    """Copy g into the best-gradient row; False if g is not finite."""
+def _take_best_gradient(g, state, start):
+    """Copy g into ``state[start:start + n]``; False if g is not finite."""
     for i in range(g.shape[0]):
         gi = g[i]
         if not np.isfinite(gi):
             return False
-        g_best[i] = gi
+        state[start + i] = gi
     return True
 
 
@@ -131,23 +125,31 @@ def tell(state, g, f):
     so after the call that absorbs the k-th step's point it is k + 1.
     """
     n = (state.shape[0] - HEADER) // N_ROWS
-    P = state[:HEADER]
+    # The header is the start of state: P[k] is state[k], without the cost of
+    # a view.
+    P = state
     P[NIT] += 1.0
     cur = int(P[CUR])
     variant = int(P[VARIANT])
     if not np.isfinite(f):
         return NONFINITE
     is_best = f < P[F_BEST]
-    if is_best and not _take_best_gradient(g, _row(state, cur + G_A - X_A, n)):
+    if is_best and not _take_best_gradient(g, state, HEADER + (cur + G_A - X_A) * n):
         return NONFINITE
     out = cur
     if is_best:
         out = X_B if cur == X_A else X_A
         P[BEST] = cur
         P[F_BEST] = f
-    x, x_next = _row(state, cur, n), _row(state, out, n)
-    steps, g_prev, dx_prev = _row(state, STEP, n), _row(state, G_PREV, n), _row(state, DX_PREV, n)
-    lower, upper, x_scale = _row(state, LOWER, n), _row(state, UPPER, n), _row(state, X_SCALE, n)
+    # Offsets of the rows in state. The loop indexes state directly: slicing
+    # out row views would cost two atomic reference-count updates each, more
+    # than the whole update of a small problem.
+    # Unsigned offsets spare every access the check for a negative index.
+    un = np.uint64(n)
+    x, x_next = np.uint64(HEADER + cur * n), np.uint64(HEADER + out * n)
+    steps, g_prev = np.uint64(HEADER + STEP * n), np.uint64(HEADER + G_PREV * n)
+    dx_prev, lower = np.uint64(HEADER + DX_PREV * n), np.uint64(HEADER + LOWER * n)
+    upper, x_scale = np.uint64(HEADER + UPPER * n), np.uint64(HEADER + X_SCALE * n)
     eta_minus, eta_plus = P[ETA_MINUS], P[ETA_PLUS]
     step_min, step_max = P[STEP_MIN], P[STEP_MAX]
     xtol, gtol = P[XTOL], P[GTOL]
@@ -156,53 +158,65 @@ def tell(state, g, f):
     backtracks = variant == RPROP_PLUS or variant == IRPROP_PLUS
     undo = variant == RPROP_PLUS or went_up
     halts = variant == IRPROP_MINUS
-    # Convergence flags start False for a rule that is off, so that the loop
-    # never reads what that rule needs.
+    # The xtol flag starts False when the rule is off, so that the loop never
+    # reads what the rule needs. gtol = 0 still stops on an exactly zero
+    # projected gradient: Rprop cannot move from there, ever.
     x_converged = xtol > 0.0
-    g_converged = gtol > 0.0
+    g_converged = True
     finite = True
     max_step = 0.0
-    for i in range(n):
+    for i in range(un):
         gi = g[i]
-        xi = x[i]
+        xi = state[x + i]
         if not np.isfinite(gi):
             finite = False
         s = _sign(gi)
-        flip = s * g_prev[i]
-        step = steps[i]
-        if flip > 0.0:
-            step = min(step * eta_plus, step_max)
-            steps[i] = step
-        elif flip < 0.0:
-            step = max(step * eta_minus, step_min)
-            steps[i] = step
-        if flip < 0.0 and backtracks:
-            dx = -dx_prev[i] if undo else 0.0
-            g_prev[i] = 0.0
-        elif flip < 0.0 and halts:
+        flip = s * state[g_prev + i]
+        step = state[steps + i]
+        scale = max(abs(xi), state[x_scale + i])
+        blocked = False
+        if bounded:
+            lo, hi = state[lower + i], state[upper + i]
+            # The box blocks the descent here: the projected gradient is zero,
+            # and the step must not grow without bound while x stays put.
+            blocked = (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
+        if blocked:
+            gi = 0.0
             dx = 0.0
-            g_prev[i] = 0.0
+            state[g_prev + i] = s
         else:
-            dx = -s * step
-            g_prev[i] = s
+            if flip > 0.0:
+                step = min(step * eta_plus, step_max)
+                state[steps + i] = step
+            elif flip < 0.0:
+                # A step below the spacing of floating-point numbers around x
+                # moves nothing, and one that reaches 0 could never grow
+                # again: the floor keeps the step meaningful.
+                step = max(step * eta_minus, step_min, EPS * scale)
+                state[steps + i] = step
+            if flip < 0.0 and backtracks:
+                dx = -state[dx_prev + i] if undo else 0.0
+                state[g_prev + i] = 0.0
+            elif flip < 0.0 and halts:
+                dx = 0.0
+                state[g_prev + i] = 0.0
+            else:
+                dx = -s * step
+                state[g_prev + i] = s
         x_new = xi + dx
         if bounded:
-            lo, hi = lower[i], upper[i]
             if x_new < lo:
                 x_new = lo
             elif x_new > hi:
                 x_new = hi
-            # The projected gradient is zero where the box blocks the descent.
-            if (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0):
-                gi = 0.0
-        x_next[i] = x_new
+        state[x_next + i] = x_new
         if backtracks:
-            dx_prev[i] = x_new - xi
+            state[dx_prev + i] = x_new - xi
         if g_converged and abs(gi) > gtol:
             g_converged = False
-        if x_converged and step > xtol * max(abs(xi), x_scale[i]):
+        if x_converged and not blocked and step > xtol * scale:
             x_converged = False
-        if step > max_step:
+        if step > max_step and not blocked:
             max_step = step
     P[CUR] = out
     P[F_PREV] = f

@@ -19,13 +19,11 @@ from ._objective import JAC_2POINT, JAC_3POINT, JAC_CALLABLE, JAC_WITH_FUN, Obje
 
 __all__ = ["minimize_rprop"]
 
-#: The ``ftol`` rule looks this many iterations back.
-K.WINDOW = 10
 #: The default initial step is this fraction of each variable's scale.
 INITIAL_STEP_FRACTION = 0.1
 
 _MESSAGES = {
-    K.GTOL_MET: "Every component of the projected gradient is within gtol.",
+    K.GTOL_MET: "Every component of the projected gradient is within gtol (0 means exactly 0).",
     K.XTOL_MET: "Every step size is within xtol relative to its variable.",
     K.FTOL_MET: (f"The last {K.WINDOW} values of f all lie within ftol "
                  f"(relative) of the best one, and no step size grew."),
@@ -40,7 +38,7 @@ _NONFINITE_AT_START = ("fun or jac returned a non-finite value at x0; no finite 
 _SUCCESS = (K.GTOL_MET, K.XTOL_MET, K.FTOL_MET)
 
 # tol only replaces tolerances left at these defaults.
-_DEFAULT_XTOL, _DEFAULT_FTOL = 1e-10, 1e-15
+_DEFAULT_XTOL, _DEFAULT_FTOL = 1e-10, 0.0
 
 
 def minimize_rprop(
@@ -58,7 +56,7 @@ def minimize_rprop(
     maxiter: int = 100_000,
     maxfev: int | None = None,
     xtol: float = 1e-10,
-    ftol: float = 1e-15,
+    ftol: float = 0.0,
     gtol: float = 0.0,
     tol: float | None = None,
     driver: str = "auto",
@@ -120,17 +118,23 @@ def minimize_rprop(
     maxfev : int, optional
         Maximum number of calls of `fun`, finite differences included.
     xtol : float, optional
-        Stop when every step size is at most ``xtol * max(|x_i|, scale_i)``.
+        Stop when every step size is at most ``xtol * max(|x_i|, scale_i)``
+        (variables held at a bound by the gradient do not count). This is the
+        rule the method trusts: near a minimum the signs flip and the steps
+        halve.
     ftol : float, optional
         Stop when f at each of the last 10 iterates lies within
         ``ftol * |f_best|`` of the best value while no step size grew: f is at
         its noise floor. (A search that overshoots sees larger values; a march
         across a flat region, where f does not change but the steps grow, goes
-        on.)
+        on.) Off (0) by default: f stops telling points apart at about
+        ``sqrt(ftol)`` relative distance from a minimum, while the signs of an
+        exact gradient still tell the way for several more digits.
     gtol : float, optional
         Stop when every component of the projected gradient is at most
-        `gtol` in absolute value. Off by default: gradient magnitudes are
-        exactly what this method does not trust.
+        `gtol` in absolute value. With the default 0 only an exactly zero
+        projected gradient stops the run (Rprop cannot move from there):
+        gradient magnitudes are exactly what this method does not trust.
     tol : float, optional
         Sets `xtol` and `ftol` where they are not given
         (``scipy.optimize.minimize`` passes its ``tol`` here).
@@ -234,11 +238,17 @@ def minimize_rprop(
     maxfev = np.inf if maxfev is None else _count("maxfev", maxfev, minimum=1)
     if tol is not None:
         tol = _tolerance("tol", tol)
-    xtol = _tolerance("xtol", tol if tol is not None and xtol == _DEFAULT_XTOL else xtol)
-    ftol = _tolerance("ftol", tol if tol is not None and ftol == _DEFAULT_FTOL else ftol)
+    # Checked before the comparison with the default: an array there has no truth value.
+    xtol, ftol = _tolerance("xtol", xtol), _tolerance("ftol", ftol)
+    xtol = tol if tol is not None and xtol == _DEFAULT_XTOL else xtol
+    ftol = tol if tol is not None and ftol == _DEFAULT_FTOL else ftol
     gtol = _tolerance("gtol", gtol)
-    if driver not in ("auto", "python", "compiled"):
+    if not isinstance(driver, str) or driver not in ("auto", "python", "compiled"):
         raise ValueError(f"driver must be 'auto', 'python' or 'compiled', got {driver!r}")
+    try:
+        disp = bool(disp)
+    except (TypeError, ValueError):
+        raise TypeError(f"disp must be true or false, got {type(disp).__name__}") from None
     compiled = _use_compiled(driver, fun, jac, jac_mode, callback)
 
     outside = (x0 < lower) | (x0 > upper)
@@ -431,7 +441,11 @@ def _initial_step(initial_step, x_scale, n):
     if initial_step is None:
         return INITIAL_STEP_FRACTION * x_scale
     try:
-        step = np.asarray(initial_step, dtype=float)
+        step = np.asarray(initial_step)
+        # A string or complex number would be cast (or its imaginary part dropped).
+        if step.dtype.kind in "USc":
+            raise TypeError
+        step = step.astype(float)
     except (TypeError, ValueError):
         raise TypeError("initial_step must be a positive number or an array of "
                         f"{n} of them") from None

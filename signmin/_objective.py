@@ -70,7 +70,8 @@ def fd_gradient(fun, args, x, f0, lower, upper, x_scale, three_point, g):
     return calls
 
 
-fd_gradient_compiled = numba.njit(cache=True, nogil=True)(fd_gradient)
+# Not cached: like the compiled driver, it is specialised to the user's function.
+fd_gradient_compiled = numba.njit(nogil=True)(fd_gradient)
 
 
 def fd_max_calls(lower, upper, jac_mode):

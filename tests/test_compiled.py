@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from scipy.optimize import rosen as np_rosen
 
-import signmin._drivers as drivers
 from signmin import minimize_rprop
 
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])

@@ -277,7 +277,7 @@ def test_status_and_message_name_the_rule_that_stopped():
 def test_ftol_stops_at_the_noise_floor_of_f():
     # f is flat to rounding near its minimum: xtol alone would take much longer.
     fun = lambda x: 1.0 + float(np.sum((x - 0.5) ** 2))  # noqa: E731
-    res = minimize_rprop(fun, [3.0], jac=lambda x: 2 * (x - 0.5), xtol=0)
+    res = minimize_rprop(fun, [3.0], jac=lambda x: 2 * (x - 0.5), xtol=0, ftol=1e-15)
     assert res.status == 2 and res.success
     assert abs(res.x[0] - 0.5) < 1e-7
 
