@@ -97,6 +97,7 @@ def run_compiled(evaluate, fun, jac, args, state, three_point):
         njev += nj
         if not math.isfinite(f):
             return K.NONFINITE, f, g, nfev, njev
+        P[K.NFEV] += nf - 1  # the finite differences' calls; tell counts f's
         status = K.tell(state, g, f)
         if status != K.CONTINUE:
             return status, f, g, nfev, njev

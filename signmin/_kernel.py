@@ -44,8 +44,8 @@ N_ROWS = 10
 
 # Slots of P.
 (VARIANT, ETA_MINUS, ETA_PLUS, STEP_MIN, STEP_MAX, XTOL, FTOL, GTOL, MAXITER,
- MAXFEV, EVAL_COST, BOUNDED, CUR, BEST, F_BEST, F_PREV, NIT, RING_POS,
- RING) = range(19)
+ MAXFEV, EVAL_COST, BOUNDED, CUR, BEST, F_BEST, F_PREV, NIT, NFEV, RING_POS,
+ RING) = range(20)
 #: The ftol rule looks this many iterations back.
 WINDOW = 10
 HEADER = RING + 2 * WINDOW
@@ -69,6 +69,8 @@ def new_state(x0, lower, upper, x_scale, step0, variant, eta_minus, eta_plus,
 
     Returns ``state`` (what ``tell`` takes) and its two views ``S`` and ``P``.
     ``eval_cost`` is the most calls of ``fun`` one evaluation can take.
+    ``P[NFEV]`` counts the calls of ``fun``: ``tell`` adds the one call of
+    each evaluation it is told of, finite differences add theirs.
     """
     n = x0.shape[0]
     state = np.zeros(HEADER + N_ROWS * n)
@@ -129,6 +131,7 @@ def tell(state, g, f):
     # a view.
     P = state
     P[NIT] += 1.0
+    P[NFEV] += 1.0
     cur = int(P[CUR])
     variant = int(P[VARIANT])
     if not np.isfinite(f):
@@ -173,7 +176,6 @@ def tell(state, g, f):
         s = _sign(gi)
         flip = s * state[g_prev + i]
         step = state[steps + i]
-        scale = max(abs(xi), state[x_scale + i])
         blocked = False
         if bounded:
             lo, hi = state[lower + i], state[upper + i]
@@ -192,7 +194,8 @@ def tell(state, g, f):
                 # A step below the spacing of floating-point numbers around x
                 # moves nothing, and one that reaches 0 could never grow
                 # again: the floor keeps the step meaningful.
-                step = max(step * eta_minus, step_min, EPS * scale)
+                step = max(step * eta_minus, step_min,
+                           EPS * max(abs(xi), state[x_scale + i]))
                 state[steps + i] = step
             if flip < 0.0 and backtracks:
                 dx = -state[dx_prev + i] if undo else 0.0
@@ -214,7 +217,7 @@ def tell(state, g, f):
             state[dx_prev + i] = x_new - xi
         if g_converged and abs(gi) > gtol:
             g_converged = False
-        if x_converged and not blocked and step > xtol * scale:
+        if x_converged and not blocked and step > xtol * max(abs(xi), state[x_scale + i]):
             x_converged = False
         if step > max_step and not blocked:
             max_step = step
@@ -244,8 +247,7 @@ def tell(state, g, f):
         return FTOL_MET
     if P[NIT] > P[MAXITER]:
         return MAXITER_HIT
-    # Every evaluation so far cost at most EVAL_COST calls: stop before one
-    # that could pass maxfev.
-    if (P[NIT] + 1.0) * P[EVAL_COST] > P[MAXFEV]:
+    # Stop before an evaluation that could pass maxfev.
+    if P[NFEV] + P[EVAL_COST] > P[MAXFEV]:
         return MAXFEV_HIT
     return CONTINUE

@@ -281,10 +281,14 @@ def minimize_rprop(
             # The Python loop checks what the user's functions return and says
             # which one is wrong; nothing was evaluated yet.
     if status is None:
-        objective = Objective(fun, jac, jac_mode, args, lower, upper, x_scale)
+        objective = Objective(fun, jac, jac_mode, args, lower, upper, x_scale,
+                              P[K.NFEV:K.NFEV + 1])
         status, f, g, evaluations = run_python(objective.evaluate, state, S, P, callback,
                                                _is_new_style(callback))
-        nfev, njev = objective.counts(evaluations, int(P[K.NIT]))
+        # The kernel counted the calls of the evaluations it was told of; an
+        # evaluation whose f was not finite ended the run untold.
+        nfev = int(P[K.NFEV]) + evaluations - int(P[K.NIT])
+        njev = objective.njev(evaluations, int(P[K.NIT]))
     res = _result(S, P, status, f, g, nfev, njev, x0)
     if disp:
         print(f"{res.message}\n         Current function value: {res.fun:.6g}\n"
@@ -298,7 +302,7 @@ def _result(S, P, status, f, g, nfev, njev, x0):
     if best < 0:
         # Nothing finite was seen: report the start and what it gave.
         x, fun = x0.copy(), f
-        jac = np.full(x0.size, np.nan) if g is None else np.array(g, dtype=float)
+        jac = np.full(x0.size, np.nan)
         message = _NONFINITE_AT_START
     else:
         x, fun = S[best].copy(), float(P[K.F_BEST])

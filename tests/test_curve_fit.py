@@ -1,0 +1,447 @@
+"""``signmin.curve_fit`` against ``scipy.optimize.curve_fit`` and ``least_squares``."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import optimize
+from scipy.optimize import Bounds, OptimizeWarning
+
+import signmin
+from signmin import _curve_fit, _nist, curve_fit
+
+RTOL_POPT = 1e-6
+RTOL_PCOV = 1e-3
+needs_nist = pytest.mark.skipif(not _nist.default_root().is_dir(),
+                                reason="the NIST StRD data are not there")
+
+
+def decay(x, a, b, c):
+    return a * np.exp(-b * x) + c
+
+
+def decay_jac(x, a, b, c):
+    e = np.exp(-b * x)
+    return np.column_stack([e, -a * x * e, np.ones_like(x)])
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 4, 60)
+    return x, decay(x, 2.5, 1.3, 0.5) + 0.05 * rng.normal(size=x.size)
+
+
+@pytest.fixture
+def outliers(data):
+    x, y = data
+    y = y.copy()
+    y[::7] += 2.0
+    return x, y
+
+
+def assert_same_fit(ours, theirs):
+    assert_allclose(ours[0], theirs[0], rtol=RTOL_POPT)
+    assert_allclose(ours[1], theirs[1], rtol=RTOL_PCOV)
+
+
+def test_is_exported_from_the_package():
+    assert signmin.curve_fit is curve_fit
+    assert "curve_fit" in signmin.__all__
+
+
+def test_fit_and_covariance_match_scipy(data):
+    x, y = data
+    assert_same_fit(curve_fit(decay, x, y, p0=[1, 1, 1]),
+                    optimize.curve_fit(decay, x, y, p0=[1, 1, 1]))
+
+
+def test_fit_matches_scipy_without_the_polish(data):
+    x, y = data
+    popt, pcov, info, _, _ = curve_fit(decay, x, y, p0=[1, 1, 1], polish=False,
+                                       full_output=True)
+    assert not info["polished"] and info["polish"] is None
+    assert_same_fit((popt, pcov), optimize.curve_fit(decay, x, y, p0=[1, 1, 1]))
+
+
+def test_full_output_reports_residuals_cost_counts_and_the_stopping_rule(data):
+    x, y = data
+    calls = []
+
+    def model(x, a, b, c):
+        calls.append(1)
+        return decay(x, a, b, c)
+
+    popt, pcov, info, mesg, ier = curve_fit(model, x, y, p0=[1, 1, 1], full_output=True)
+    assert_allclose(info["fvec"], model(x, *popt) - y)
+    assert info["cost"] == pytest.approx(0.5 * np.sum(info["fvec"] ** 2))
+    assert info["nfev"] == len(calls) - 1 and info["njev"] == 0
+    assert info["nit"] > 0 and info["status"] in (0, 1, 2)
+    assert isinstance(info["message"], str) and info["message"] in mesg
+    assert ier in (1, 2, 3, 4)
+
+
+def test_p0_none_starts_from_ones_counted_from_the_signature(data):
+    x, y = data
+    starts = []
+
+    def model(x, a, b, c):
+        if not starts:
+            starts.append((a, b, c))
+        return decay(x, a, b, c)
+
+    popt, pcov = curve_fit(model, x, y)
+    assert starts == [(1.0, 1.0, 1.0)]
+    assert_same_fit((popt, pcov), optimize.curve_fit(decay, x, y))
+
+
+def test_p0_none_under_bounds_starts_where_scipy_does(data):
+    x, y = data
+    starts = []
+
+    def model(x, a, b, c):
+        if not starts:
+            starts.append((a, b, c))
+        return decay(x, a, b, c)
+
+    curve_fit(model, x, y, bounds=([0, 0, -np.inf], [4, np.inf, 1]))
+    assert starts == [(2.0, 1.0, 0.0)]
+
+
+def test_p0_none_without_a_countable_signature_raises(data):
+    x, y = data
+    with pytest.raises(ValueError, match="number of fit parameters"):
+        curve_fit(lambda *p: decay(*p), x, y)
+
+
+def test_two_predictors_reach_the_model_in_their_own_shape():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 2, size=(2, 40))
+
+    def plane(x, a, b, c):
+        assert x.shape == (2, 40)
+        return a * x[0] + b * np.exp(-c * x[1])
+
+    y = plane(x, 1.5, 2.0, 0.7) + 0.01 * rng.normal(size=40)
+    assert_same_fit(curve_fit(plane, x, y, p0=[1, 1, 1]),
+                    optimize.curve_fit(plane, x, y, p0=[1, 1, 1]))
+
+
+def test_xdata_that_is_not_an_array_reaches_the_model_untouched(data):
+    x, y = data
+    box = {"x": x}
+
+    def model(xd, a, b, c):
+        assert xd is box
+        return decay(xd["x"], a, b, c)
+
+    popt, _ = curve_fit(model, box, y, p0=[1, 1, 1])
+    assert_allclose(popt, optimize.curve_fit(decay, x, y, p0=[1, 1, 1])[0], rtol=RTOL_POPT)
+
+
+def test_one_dimensional_sigma_weights_the_residuals_like_scipy(data):
+    x, y = data
+    sigma = np.linspace(0.5, 2.0, x.size)
+    assert_same_fit(curve_fit(decay, x, y, p0=[1, 1, 1], sigma=sigma),
+                    optimize.curve_fit(decay, x, y, p0=[1, 1, 1], sigma=sigma))
+
+
+def test_two_dimensional_sigma_is_a_covariance_like_scipy(data):
+    x, y = data
+    i = np.arange(x.size)
+    cov = 0.01 * 0.6 ** np.abs(i[:, None] - i[None, :])
+    ours = curve_fit(decay, x, y, p0=[1, 1, 1], sigma=cov, full_output=True)
+    theirs = optimize.curve_fit(decay, x, y, p0=[1, 1, 1], sigma=cov, full_output=True)
+    assert_same_fit(ours, theirs)
+    assert_allclose(ours[2]["fvec"], theirs[2]["fvec"], rtol=1e-5, atol=1e-9)
+
+
+def test_a_covariance_that_is_not_positive_definite_is_refused(data):
+    x, y = data
+    with pytest.raises(ValueError, match="positive definite"):
+        curve_fit(decay, x, y, p0=[1, 1, 1], sigma=-np.eye(x.size))
+
+
+@pytest.mark.parametrize("sigma", [0.3, "vector", "matrix"])
+def test_absolute_sigma_leaves_pcov_unscaled_like_scipy(data, sigma):
+    x, y = data
+    sigma = {"vector": np.full(x.size, 0.05), "matrix": 0.0025 * np.eye(x.size)}.get(
+        sigma, sigma)
+    ours = curve_fit(decay, x, y, p0=[1, 1, 1], sigma=sigma, absolute_sigma=True)
+    theirs = optimize.curve_fit(decay, x, y, p0=[1, 1, 1], sigma=sigma, absolute_sigma=True)
+    assert_same_fit(ours, theirs)
+    relative = curve_fit(decay, x, y, p0=[1, 1, 1], sigma=sigma)[1]
+    assert not np.allclose(ours[1], relative)
+
+
+@pytest.mark.parametrize("as_bounds_object", [False, True])
+def test_active_bounds_give_scipys_constrained_fit(data, as_bounds_object):
+    x, y = data
+    lb, ub = 0, [3.0, 1.0, 0.5]
+    bounds = Bounds(lb, ub) if as_bounds_object else (lb, ub)
+    popt, pcov = curve_fit(decay, x, y, p0=[1, 0.5, 0.2], bounds=bounds)
+    spopt, spcov = optimize.curve_fit(decay, x, y, p0=[1, 0.5, 0.2], bounds=(lb, ub))
+    assert popt[1] == 1.0
+    assert_allclose(popt, spopt, rtol=RTOL_POPT)
+    assert_allclose(pcov, spcov, rtol=RTOL_PCOV, atol=1e-12)
+
+
+def test_rprop_alone_stops_at_an_active_bound(data):
+    x, y = data
+    popt, _ = curve_fit(decay, x, y, p0=[1, 0.5, 0.2], bounds=(0, [3.0, 1.0, 0.5]),
+                        polish=False)
+    spopt, _ = optimize.curve_fit(decay, x, y, p0=[1, 0.5, 0.2], bounds=(0, [3.0, 1.0, 0.5]))
+    assert_allclose(popt, spopt, rtol=RTOL_POPT)
+
+
+def test_finite_differences_never_leave_the_bounds(data):
+    x, y = data
+
+    def model(x, a, b, c):
+        assert 0.9 <= b <= 1.0, "stepped outside the bounds"
+        return decay(x, a, b, c)
+
+    popt, _ = curve_fit(model, x, y, p0=[1, 0.95, 0.2],
+                        bounds=([-np.inf, 0.9, -np.inf], [np.inf, 1.0, np.inf]))
+    assert popt[1] == 1.0
+
+
+def test_a_start_outside_the_bounds_is_refused_as_in_scipy(data):
+    x, y = data
+    with pytest.raises(ValueError, match="infeasible"):
+        curve_fit(decay, x, y, p0=[1, 2, 1], bounds=(0, 1.5))
+
+
+def test_a_callable_jacobian_is_used_and_gives_the_same_fit(data):
+    x, y = data
+    sigma = np.linspace(0.5, 2.0, x.size)
+    popt, pcov, info, _, _ = curve_fit(decay, x, y, p0=[1, 1, 1], sigma=sigma, jac=decay_jac,
+                                       full_output=True)
+    assert info["njev"] > 0
+    assert_same_fit((popt, pcov), optimize.curve_fit(decay, x, y, p0=[1, 1, 1], sigma=sigma,
+                                                     jac=decay_jac))
+
+
+@pytest.mark.parametrize("scheme", ["2-point", "3-point"])
+def test_named_difference_schemes_give_the_same_fit(data, scheme):
+    x, y = data
+    assert_same_fit(curve_fit(decay, x, y, p0=[1, 1, 1], jac=scheme),
+                    optimize.curve_fit(decay, x, y, p0=[1, 1, 1]))
+
+
+def test_an_unknown_jac_is_refused(data):
+    x, y = data
+    with pytest.raises(ValueError, match="jac"):
+        curve_fit(decay, x, y, p0=[1, 1, 1], jac="5-point")
+
+
+def test_nan_in_the_data_is_a_value_error_by_default(data):
+    x, y = data
+    y = y.copy()
+    y[3] = np.nan
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        curve_fit(decay, x, y, p0=[1, 1, 1])
+    x = x.copy()
+    x[5] = np.inf
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        curve_fit(decay, x, data[1], p0=[1, 1, 1])
+
+
+def test_check_finite_false_lets_nan_reach_the_model(data):
+    x, y = data
+    y = y.copy()
+    y[3] = np.nan
+    with pytest.raises(RuntimeError, match="non-finite"):
+        curve_fit(decay, x, y, p0=[1, 1, 1], check_finite=False)
+
+
+def test_nan_policy_raise_refuses_nan(data):
+    x, y = data
+    y = y.copy()
+    y[3] = np.nan
+    with pytest.raises(ValueError, match="contains nan"):
+        curve_fit(decay, x, y, p0=[1, 1, 1], nan_policy="raise")
+
+
+def test_nan_policy_raise_passes_clean_data(data):
+    x, y = data
+    popt, _ = curve_fit(decay, x, y, p0=[1, 1, 1], nan_policy="raise")
+    assert_allclose(popt, optimize.curve_fit(decay, x, y, p0=[1, 1, 1])[0], rtol=RTOL_POPT)
+
+
+@pytest.mark.parametrize("sigma_ndim", [0, 1, 2])
+def test_nan_policy_omit_drops_those_points_like_scipy(data, sigma_ndim):
+    x, y = data
+    x, y = x.copy(), y.copy()
+    x[4] = np.nan
+    y[10] = np.nan
+    sigma = [None, np.linspace(0.5, 2.0, x.size), 0.01 * np.eye(x.size)][sigma_ndim]
+    kw = dict(p0=[1, 1, 1], sigma=sigma, nan_policy="omit")
+    assert_same_fit(curve_fit(decay, x, y, **kw), optimize.curve_fit(decay, x, y, **kw))
+
+
+@pytest.mark.parametrize("policy", ["propagate", "ignore"])
+def test_nan_policies_scipy_refuses_are_refused(data, policy):
+    x, y = data
+    with pytest.raises(ValueError, match="nan_policy"):
+        curve_fit(decay, x, y, p0=[1, 1, 1], nan_policy=policy)
+
+
+def test_empty_ydata_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        curve_fit(decay, [], [], p0=[1, 1, 1])
+
+
+@pytest.mark.parametrize("loss", ["linear", "soft_l1", "huber", "cauchy", "arctan"])
+def test_robust_losses_reach_least_squares_optimum_and_scipys_pcov(outliers, loss):
+    x, y = outliers
+    ls = optimize.least_squares(lambda p: decay(x, *p) - y, [1, 1, 1], loss=loss,
+                                f_scale=0.1, method="trf", x_scale="jac", ftol=1e-15,
+                                xtol=1e-15, gtol=1e-15)
+    popt, pcov, info, _, _ = curve_fit(decay, x, y, p0=[1, 1, 1], loss=loss, f_scale=0.1,
+                                       full_output=True)
+    assert_allclose(popt, ls.x, rtol=RTOL_POPT)
+    assert info["cost"] == pytest.approx(ls.cost, rel=1e-9)
+    _, spcov = optimize.curve_fit(decay, x, y, p0=[1, 1, 1], loss=loss, f_scale=0.1,
+                                  method="trf", x_scale="jac", ftol=1e-15, xtol=1e-15,
+                                  gtol=1e-15)
+    assert_allclose(pcov, spcov, rtol=RTOL_PCOV)
+
+
+def test_rprop_alone_reaches_the_robust_optimum(outliers):
+    x, y = outliers
+    ls = optimize.least_squares(lambda p: decay(x, *p) - y, [1, 1, 1], loss="soft_l1",
+                                f_scale=0.1, ftol=1e-15, xtol=1e-15, gtol=1e-15)
+    popt, _ = curve_fit(decay, x, y, p0=[1, 1, 1], loss="soft_l1", f_scale=0.1, polish=False)
+    assert_allclose(popt, ls.x, rtol=RTOL_POPT)
+
+
+def test_a_callable_loss_follows_least_squares_convention(outliers):
+    x, y = outliers
+
+    def soft_l1(z):
+        t = 1 + z
+        return np.vstack([2 * (t ** 0.5 - 1), t ** -0.5, -0.5 * t ** -1.5])
+
+    ours = curve_fit(decay, x, y, p0=[1, 1, 1], loss=soft_l1, f_scale=0.1)
+    named = curve_fit(decay, x, y, p0=[1, 1, 1], loss="soft_l1", f_scale=0.1)
+    assert_allclose(ours[0], named[0], rtol=1e-12)
+
+
+def test_an_unknown_loss_is_refused(data):
+    x, y = data
+    with pytest.raises(ValueError, match="loss"):
+        curve_fit(decay, x, y, p0=[1, 1, 1], loss="l1")
+
+
+def test_as_many_parameters_as_points_gives_inf_pcov_and_a_warning_like_scipy():
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([3.0, 1.5, 1.0])
+    with pytest.warns(OptimizeWarning, match="Covariance"):
+        popt, pcov = curve_fit(decay, x, y, p0=[2, 1, 1])
+    with pytest.warns(OptimizeWarning, match="Covariance"):
+        spopt, spcov = optimize.curve_fit(decay, x, y, p0=[2, 1, 1], method="trf")
+    assert_allclose(popt, spopt, rtol=1e-6)
+    assert np.all(np.isinf(pcov)) and np.all(np.isinf(spcov))
+
+
+@pytest.mark.parametrize("redundancy", ["ignored", "product"])
+def test_a_parameter_the_data_do_not_determine_gives_inf_pcov_and_a_warning(data, redundancy):
+    x, y = data
+
+    def model(x, a, b, c, d):
+        # d either does nothing or only ever appears in the product a * d.
+        return decay(x, a * d, b, c) if redundancy == "product" else decay(x, a, b, c) + 0 * d
+
+    with pytest.warns(OptimizeWarning, match="Covariance"):
+        popt, pcov = curve_fit(model, x, y, p0=[1, 1, 1, 1])
+    assert np.all(np.isinf(pcov))
+    assert_allclose(model(x, *popt), model(x, *optimize.curve_fit(decay, x, y)[0], 1),
+                    rtol=1e-6)
+    if redundancy == "ignored":
+        # SciPy's default path agrees.
+        with pytest.warns(OptimizeWarning, match="Covariance"):
+            _, spcov = optimize.curve_fit(model, x, y, p0=[1, 1, 1, 1])
+        assert np.all(np.isinf(spcov))
+
+
+def test_options_reach_minimize_rprop(data):
+    x, y = data
+    seen = []
+    popt, _, info, _, _ = curve_fit(decay, x, y, p0=[1, 1, 1], variant="rprop-",
+                                    maxiter=50, callback=lambda xk: seen.append(xk),
+                                    full_output=True)
+    assert len(seen) == 50 == info["nit"]
+    assert info["status"] == 3 and info["polished"]
+
+
+def test_args_is_refused_as_in_scipy(data):
+    x, y = data
+    with pytest.raises(ValueError, match="args"):
+        curve_fit(decay, x, y, p0=[1, 1, 1], args=(1,))
+
+
+def test_a_run_that_converges_nowhere_raises_runtime_error(data):
+    x, y = data
+    with pytest.raises(RuntimeError, match="Optimal parameters not found"):
+        curve_fit(decay, x, y, p0=[1, 1, 1], maxiter=3, polish=False)
+
+
+def test_a_worse_polished_point_is_never_returned(data, monkeypatch):
+    x, y = data
+    rprop_only = curve_fit(decay, x, y, p0=[1, 1, 1], polish=False)[0]
+
+    def worse(fun, x0, **kwargs):
+        x_bad = np.asarray(x0) * 1.01
+        return optimize.OptimizeResult(x=x_bad, fun=fun(x_bad), success=True, status=1,
+                                       message="moved away")
+
+    monkeypatch.setattr(_curve_fit, "least_squares", worse)
+    popt, _, info, mesg, _ = curve_fit(decay, x, y, p0=[1, 1, 1], full_output=True)
+    assert_allclose(popt, rprop_only, rtol=0)
+    assert not info["polished"] and "discarded" in mesg
+
+
+@needs_nist
+def test_every_nist_model_reproduces_its_certified_residual_sum_of_squares():
+    for name in _nist.NAMES:
+        d = _nist.load(name)
+        rss = np.sum((d.ydata - d.model(d.xdata, *d.certified)) ** 2)
+        if name == "Lanczos1":
+            # Certified values carry 11 digits; the exact data leave ~1e-21.
+            assert rss < 1e-19
+        else:
+            assert rss == pytest.approx(d.certified_rss, rel=1e-9), name
+
+
+def test_lre_counts_correct_digits_of_the_worst_parameter():
+    assert _nist.lre([1.0001, 2.0], [1.0, 2.0]) == pytest.approx(4.0)
+    assert _nist.lre([1.0, 2.0], [1.0, 2.0]) == 11.0
+    assert _nist.lre([3.0, 2.0], [1.0, 2.0]) == 0.0
+    assert _nist.lre([np.nan, 2.0], [1.0, 2.0]) == 0.0
+
+
+@needs_nist
+def test_rprop_and_polish_take_turns_where_neither_converges_alone():
+    # From MGH10's first start Rprop's steps collapse in a curved valley and
+    # the polish runs out of evaluations; fresh Rprop runs between polishes get there.
+    d = _nist.load("MGH10")
+    with np.errstate(over="ignore"):  # exp overflows on the way
+        popt, _, info, mesg, _ = curve_fit(d.model, d.xdata, d.ydata, p0=d.starts[0],
+                                           full_output=True)
+    assert info["rounds"] > 1 and "Round" in mesg
+    assert _nist.lre(popt, d.certified) >= 6
+
+
+def test_the_nist_directory_can_be_moved_by_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SIGNMIN_NIST_DIR", str(tmp_path))
+    assert _nist.default_root() == tmp_path
+    with pytest.raises(FileNotFoundError):
+        _nist.load("Misra1a")
+
+
+@needs_nist
+@pytest.mark.parametrize("start", [0, 1], ids=["start1", "start2"])
+@pytest.mark.parametrize("name", _nist.DIFFICULTY["lower"])
+def test_lower_difficulty_nist_problems_are_solved_to_six_digits(name, start):
+    d = _nist.load(name)
+    popt, _ = curve_fit(d.model, d.xdata, d.ydata, p0=d.starts[start])
+    assert _nist.lre(popt, d.certified) >= 6
