@@ -1,0 +1,316 @@
+"""Large n: the optimiser's own cost per iteration against the memory-traffic limit.
+
+A separable quadratic ``f(x) = sum(d_i (x_i - 1)^2 / 2)`` in n = 1e5 ... 1e7
+variables, fun and jac compiled with ``@numba.njit`` (jac returns a new array,
+as a user's would). Stopping rules off.
+
+* signmin's own cost per iteration = (``minimize_rprop`` time - the time of the
+  bare fun + jac calls it made) / iterations, setup included;
+* the reference: one compiled pass of the iRprop- update over x, g, g_prev and
+  the step sizes, which reads 4 and writes 3 float64 per coordinate (56 bytes):
+  no Rprop step can move less memory (target: signmin's own cost <= 1.5x);
+* the peers' step with the gradient already in place, against the same pass;
+* peak memory above what was allocated before the run (x0 included in the
+  baseline), in units of the size of x (8n bytes), measured in a fresh process
+  from the kernel's peak-RSS counter.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as C  # noqa: E402  (first: it sets the BLAS threads before numpy loads)
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+from signmin import minimize_rprop  # noqa: E402
+
+
+@numba.njit(cache=True)
+def quad_fun(x):
+    f = 0.0
+    n = x.shape[0]
+    for i in range(n):
+        t = x[i] - 1.0
+        f += (1.0 + i / n) * t * t
+    return 0.5 * f
+
+
+@numba.njit(cache=True)
+def quad_jac(x):
+    n = x.shape[0]
+    g = np.empty(n)
+    for i in range(n):
+        g[i] = (1.0 + i / n) * (x[i] - 1.0)
+    return g
+
+
+@numba.njit(cache=True)
+def bare_calls(x, n_calls):
+    """fun and jac ``n_calls`` times, compiled: what signmin's compiled driver must pay."""
+    acc = 0.0
+    for k in range(n_calls):
+        acc += quad_fun(x) + quad_jac(x)[k % x.shape[0]]
+    return acc
+
+
+@numba.njit(cache=True)
+def irprop_minus_pass(x, g, g_prev, step, eta_minus, eta_plus, step_min, step_max):
+    """One iRprop- update: reads x, g, g_prev, step; writes x, g_prev, step (56 B/coord)."""
+    for i in range(x.shape[0]):
+        gi = g[i]
+        s = step[i]
+        flip = gi * g_prev[i]
+        if flip > 0.0:
+            s = min(s * eta_plus, step_max)
+        elif flip < 0.0:
+            s = max(s * eta_minus, step_min)
+            gi = 0.0
+        step[i] = s
+        if gi > 0.0:
+            x[i] -= s
+        elif gi < 0.0:
+            x[i] += s
+        g_prev[i] = gi
+
+
+def x_start(n):
+    # Away from the minimum at 1, with varied signs of the gradient.
+    return np.linspace(-2.0, 3.0, n)
+
+
+def reference_pass(n, passes):
+    x = x_start(n)
+    g = quad_jac(x)
+    g_prev = np.zeros(n)
+    step = np.full(n, 0.1)
+
+    def run():
+        for _ in range(passes):
+            irprop_minus_pass(x, g, g_prev, step, 0.5, 1.2, 0.0, np.inf)
+    return run
+
+
+def signmin_run(x0, iters):
+    return lambda: minimize_rprop(quad_fun, x0, jac=quad_jac, xtol=0.0, ftol=0.0, gtol=0.0,
+                                  maxiter=iters)
+
+
+def torch_steps(x0, steps):
+    """``steps`` calls of ``torch.optim.Rprop.step`` with the gradient already in .grad."""
+    import torch
+
+    p = torch.nn.Parameter(torch.tensor(x0))
+    p.grad = torch.from_numpy(quad_jac(x0))
+    opt = torch.optim.Rprop([p], **C.TORCH_DEFAULTS)
+
+    def run():
+        for _ in range(steps):
+            opt.step()
+    return run
+
+
+def optax_steps(x0, steps):
+    """``steps`` jitted ``optax.rprop`` updates with the gradient given."""
+    import jax.numpy as jnp
+
+    tx, step = C.optax_step(C.TORCH_DEFAULTS["lr"])
+    params = jnp.asarray(x0)
+    g = jnp.asarray(quad_jac(x0))
+    state = [tx.init(params)]
+
+    def run():
+        par, st = params, state[0]
+        for _ in range(steps):
+            par, st = step(par, st, g)
+        par.block_until_ready()
+    return run
+
+
+def pints_steps(x0, steps):
+    """``steps`` ask/tell rounds of ``pints.IRPropMin`` with one precomputed (f, g)."""
+    import pints
+
+    opt = pints.IRPropMin(x0, C.PINTS_SIGMA0)
+    fg = (quad_fun(x0), quad_jac(x0))
+
+    def run():
+        for _ in range(steps):
+            opt.ask()
+            opt.tell([fg])
+    return run
+
+
+# ----------------------------------------------------------------- peak memory (child)
+def child_memory(name, n):
+    """In a fresh process: peak RSS of one short run above the baseline, in KiB."""
+    x0 = x_start(n)
+    small = x_start(64)
+    iters = 5
+    # Warm up at a tiny size first so that compilation and imports are in the
+    # baseline, not in the peak.
+    runs = {
+        "bare fun + jac": lambda x, k: bare_calls(x, k + 1),
+        "signmin": lambda x, k: minimize_rprop(quad_fun, x, jac=quad_jac, xtol=0.0,
+                                                ftol=0.0, gtol=0.0, maxiter=k),
+        "torch.optim.Rprop": lambda x, k: C.torch_rprop(quad_fun, quad_jac, x, k + 1),
+        "pints.IRPropMin": lambda x, k: C.pints_irpropmin(quad_fun, quad_jac, x, k + 1),
+        "optax.rprop": lambda x, k: C.optax_rprop(quad_fun, quad_jac, x, k + 1),
+    }
+    run = runs[name]
+    run(small, iters)
+    if not C.reset_peak_rss():
+        print(json.dumps(dict(peak_kib=None)))
+        return
+    base = C.rss_kib("VmRSS")
+    run(x0, iters)
+    print(json.dumps(dict(peak_kib=C.rss_kib("VmHWM") - base)))
+
+
+def peak_memory(names, sizes):
+    rows = []
+    for n in sizes:
+        row = [f"{n:.0e}"]
+        for name in names:
+            out = json.loads(C.run_child([__file__, "--child-memory", name, str(n)])
+                             .splitlines()[-1])
+            kib = out["peak_kib"]
+            row.append("n/a" if kib is None else f"{kib * 1024 / (8 * n):.1f}")
+        rows.append(row)
+    C.table(["n", *names], rows,
+            title="Peak memory of a 5-iteration run above the baseline, in units of x (8n bytes)")
+    return rows
+
+
+# ----------------------------------------------------------------- timing
+def measure(n, iters, reps, peers):
+    x0 = x_start(n)
+    x_bare = x0.copy()
+    run = signmin_run(x0, iters)
+    bare = lambda: bare_calls(x_bare, iters + 1)  # noqa: E731
+    ref = reference_pass(n, iters)
+    # Peers are timed over fewer steps (a torch step at n = 1e7 takes ~0.1 s)
+    # against the same number of reference passes.
+    peer_steps = max(3, iters // 10)
+    ref_peer = reference_pass(n, peer_steps)
+    pairs = {"signmin + objective": (run, bare), "signmin vs pass": (run, ref)}
+    peer_runs = {}
+    if "torch" in peers:
+        import torch
+
+        default_threads = torch.get_num_threads()
+        # Single-threaded, like the reference pass and signmin. The default
+        # thread count is timed in a separate round below: switching the pool
+        # size between repetitions costs more than a step at small n.
+        torch.set_num_threads(1)
+        peer_runs["torch.optim.Rprop (1 thread)"] = torch_steps(x0, peer_steps)
+    if "optax" in peers:
+        peer_runs["optax.rprop (jit)"] = optax_steps(x0, peer_steps)
+    if "pints" in peers:
+        peer_runs["pints.IRPropMin (ask/tell)"] = pints_steps(x0, peer_steps)
+    for name, prun in peer_runs.items():
+        pairs[name] = (prun, ref_peer)
+    for a, b in pairs.values():
+        a()
+        b()
+    res = C.paired_ratios(pairs, reps)
+    ratios = {k: res[k]["ratio"] for k in peer_runs}
+    if "torch" in peers and default_threads != 1:
+        torch.set_num_threads(default_threads)
+        name = f"torch.optim.Rprop ({default_threads} threads, default)"
+        trun = torch_steps(x0, peer_steps)
+        trun()
+        ratios[name] = C.paired_ratios({name: (trun, ref_peer)}, reps)[name]["ratio"]
+    # signmin's own cost in units of the pass, per repetition: (run - bare) / pass.
+    # The two differences come from adjacent timings of the same repetition.
+    own = (res["signmin + objective"]["run"] - res["signmin + objective"]["ref"]) \
+        / res["signmin vs pass"]["ref"]
+    return res, own, ratios, peer_steps
+
+
+def plot(sizes, own, peers_ratio):
+    plt = C.pyplot()
+    if plt is None:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    series = {"signmin (own cost, setup included)": own, **peers_ratio}
+    for name, by_n in series.items():
+        med = [np.median(by_n[n]) for n in sizes]
+        lo = [np.min(by_n[n]) for n in sizes]
+        hi = [np.max(by_n[n]) for n in sizes]
+        line, = ax.plot(sizes, med, "o-", label=name, lw=2 if name.startswith("signmin") else 1.2)
+        ax.fill_between(sizes, lo, hi, color=line.get_color(), alpha=0.15)
+    ax.axhline(1.0, color="k", lw=0.8, ls=":", label="one iRprop- pass (56 B/coord)")
+    ax.axhline(1.5, color="r", lw=0.8, ls="--", label="target for signmin: 1.5 passes")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("n (separable quadratic, @njit objective)")
+    ax.set_ylabel("cost per iteration / one compiled iRprop- pass")
+    ax.set_title("Optimiser's own cost per iteration at large n (median, band = min-max)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    C.save_plot(fig, "large_n_cost_vs_n.png")
+
+
+def main():
+    def extra(p):
+        p.add_argument("--child-memory", nargs=2, metavar=("NAME", "N"),
+                       help="internal: peak memory of one run in a fresh process")
+        p.add_argument("--max-n", type=float, default=1e7, help="largest n (default 1e7)")
+    args = C.parse_args(__doc__, extra)
+    if args.child_memory:
+        child_memory(args.child_memory[0], int(args.child_memory[1]))
+        return
+    C.header(__doc__, args)
+    peers = C.available_peers("torch", "pints", "optax")
+    if args.quick:
+        sizes, reps = [100_000], 2
+        iters_for = lambda n: 10  # noqa: E731
+    else:
+        sizes = [n for n in (100_000, 1_000_000, 10_000_000) if n <= args.max_n]
+        reps = 5
+        # About 5e8 coordinate-updates per run: long enough to time, short enough
+        # to repeat; never fewer than 50 iterations so that setup is amortised.
+        iters_for = lambda n: max(50, int(5e8 // n))  # noqa: E731
+    own_by_n, peers_by_n = {}, {}
+    rows = []
+    for n in sizes:
+        iters = iters_for(n)
+        res, own, peer_ratios, peer_steps = measure(n, iters, reps, peers)
+        own_by_n[n] = own
+        r = res["signmin + objective"]
+        p = res["signmin vs pass"]
+        rows.append([f"{n:.0e}", iters,
+                     f"{np.median(p['ref']) / iters / n * 1e9:.2f}",
+                     f"{np.median(r['ref']) / (iters + 1) / n * 1e9:.2f}",
+                     f"{np.median(r['run']) / iters / n * 1e9:.2f}",
+                     C.spread(own)])
+        for name, ratio in peer_ratios.items():
+            peers_by_n.setdefault(name, {})[n] = ratio
+    C.table(["n", "iterations", "pass ns/coord", "fun+jac ns/coord", "signmin total ns/coord",
+             "signmin own cost / pass: median [min, max]"], rows,
+            title=f"signmin's own cost per iteration, in iRprop- passes ({reps} repetitions)")
+    if peers_by_n:
+        C.table(["n", *peers_by_n],
+                [[f"{n:.0e}", *(C.spread(peers_by_n[k][n]) for k in peers_by_n)]
+                 for n in sizes],
+                title="Peers' step (gradient given) / one iRprop- pass: median [min, max]")
+    worst = max(np.median(v) for v in own_by_n.values())
+    C.say(f"HEADLINE: signmin's own cost per iteration, worst median over n: "
+          f"{worst:.2f} iRprop- passes (target <= 1.5)")
+    names = ["bare fun + jac", "signmin"] + [C.PEER_LABELS[p] for p in peers]
+    # The quick mode checks the mechanism on signmin alone: each child process
+    # pays the imports again.
+    peak_memory(names[1:2] if args.quick else names, sizes)
+    if args.plot:
+        plot(sizes, own_by_n, peers_by_n)
+    C.write_section("large_n", "Large n: the optimiser's own cost per iteration (large_n.py)",
+                    __doc__, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Overhead of each optimiser over the objective calls it needs (Python objective).
+
+Rosenbrock (``scipy.optimize.rosen`` / ``rosen_der``, plain numpy) in n = 2, 10,
+100, 1000 dimensions from (-1.2, 1, -1.2, 1, ...). Each optimiser runs with its
+stopping rules off for a fixed number of evaluations; its time is divided by
+the time of the bare ``rosen`` + ``rosen_der`` calls it made (the same numbers
+of each, at a fixed x), timed right next to it. A ratio of 1 means the
+optimiser itself costs nothing; 1.05 means it adds 5 % to the objective's cost.
+
+SciPy's L-BFGS-B and BFGS cannot be told to take a fixed number of steps (their
+line searches end the run once no progress is possible in floating point); they
+run with ftol = gtol = 0 and at most max(20, 20,000 / n) iterations (SciPy's
+BFGS update costs O(n^3): 0.1-0.5 s an iteration at n = 1000), and their ratio
+is over the calls they actually made; a run that ends early is repeated within
+one timing up to that many evaluations ("evaluations" is the total).
+
+Headline: n = 10, 10,000 iterations (10,001 evaluations) of ``minimize_rprop``.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as C  # noqa: E402  (first: it sets the BLAS threads before numpy loads)
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy.optimize import minimize, rosen, rosen_der  # noqa: E402
+
+from signmin import minimize_rprop  # noqa: E402
+
+HEADLINE_N = 10
+HEADLINE_ITERS = 10_000
+
+
+def x_start(n):
+    return np.tile([-1.2, 1.0], n // 2 + 1)[:n].copy()
+
+
+def bare(nf, nj, x):
+    """``nf`` calls of rosen and ``nj`` of rosen_der at x: what any optimiser must pay."""
+    def run():
+        for _ in range(min(nf, nj)):
+            rosen(x)
+            rosen_der(x)
+        for _ in range(nf - nj):
+            rosen(x)
+        for _ in range(nj - nf):
+            rosen_der(x)
+    return run
+
+
+def signmin_run(x0, n_evals):
+    return lambda: minimize_rprop(rosen, x0, jac=rosen_der, xtol=0.0, ftol=0.0, gtol=0.0,
+                                  maxiter=n_evals - 1)
+
+
+def scipy_budget(n, n_evals):
+    return min(n_evals, max(20, 20_000 // n))
+
+
+def scipy_run(method, x0, n_evals):
+    # SciPy's BFGS updates its dense n x n inverse Hessian with matrix products,
+    # O(n^3) per iteration: 0.1-0.5 s at n = 1000. The SciPy methods are held to
+    # scipy_budget(n) evaluations (their cost per evaluation is what counts).
+    iters = scipy_budget(x0.size, n_evals)
+    options = dict(maxiter=iters, gtol=0.0)
+    if method == "L-BFGS-B":
+        options.update(maxfun=iters, ftol=0.0)
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return minimize(rosen, x0, jac=rosen_der, method=method, options=options)
+    return run
+
+
+def optimisers(peers):
+    """name -> factory(x0, n_evals) -> (run, calls of fun, calls of jac)."""
+    out = {"signmin": lambda x0, e: (signmin_run(x0, e), e, e)}
+    for peer in peers:
+        runner = C.PEER_RUNNERS[peer]
+        out[C.PEER_LABELS[peer]] = (
+            lambda x0, e, runner=runner: (lambda: runner(rosen, rosen_der, x0, e), e, e))
+    for method in ("L-BFGS-B", "BFGS"):
+        def make(x0, e, method=method):
+            once = scipy_run(method, x0, e)
+            res = once()  # deterministic: its counts are those of every timed run
+            # A run that converges in a few dozen evaluations lasts a millisecond,
+            # less than one time slice of a busy machine: repeat it so that each
+            # timing covers about as many evaluations as the others'.
+            k = max(1, scipy_budget(x0.size, e) // res.nfev)
+
+            def run():
+                for _ in range(k):
+                    once()
+            return run, k * res.nfev, k * res.njev
+        out[method] = make
+    return out
+
+
+def measure(n, n_evals, reps, peers):
+    x0 = x_start(n)
+    pairs, counts = {}, {}
+    for name, make in optimisers(peers).items():
+        run, nf, nj = make(x0, n_evals)
+        run()  # warm-up: numba dispatch, jax compilation, imports
+        pairs[name] = (run, bare(nf, nj, x0.copy()))
+        counts[name] = nf
+    return C.paired_ratios(pairs, reps), counts
+
+
+# ----------------------------------------------------------------- where signmin's time goes
+@numba.njit(cache=True)
+def _noop_kernel(S, P, g, f, nfev):
+    return 0
+
+
+def breakdown(n, iters, reps):
+    """Per-iteration cost (µs) of signmin's driver with a free objective, and its floor.
+
+    Uses the public API only: ``minimize_rprop`` on an objective that returns
+    precomputed values costs (driver + kernel) per iteration; the pieces any
+    Python loop around a compiled kernel must pay are timed alone for comparison.
+    """
+    x0 = x_start(n)
+    g_const = rosen_der(x0)
+    f_const = float(rosen(x0))
+    free_f = lambda x: f_const  # noqa: E731
+    free_g = lambda x: g_const  # noqa: E731
+    S, P = np.zeros((10, n)), np.zeros(40)
+
+    def signmin_free():
+        minimize_rprop(free_f, x0, jac=free_g, xtol=0.0, ftol=0.0, gtol=0.0, maxiter=iters)
+
+    def loop_only():
+        for _ in range(iters + 1):
+            free_f(x0)
+            free_g(x0)
+
+    def copy_only():
+        for _ in range(iters + 1):
+            x0.copy()
+
+    def dispatch_only():
+        for k in range(iters + 1):
+            _noop_kernel(S, P, g_const, f_const, k)
+
+    def rosen_pair():
+        for _ in range(iters + 1):
+            rosen(x0)
+            rosen_der(x0)
+
+    parts = {"minimize_rprop, free objective": signmin_free,
+             "bare loop calling the free objective": loop_only,
+             "x.copy() per iteration": copy_only,
+             "numba dispatch of a no-op kernel(S, P, g, f, nfev)": dispatch_only,
+             f"rosen + rosen_der (n={n})": rosen_pair}
+    for fn in parts.values():
+        fn()
+    times = {k: [] for k in parts}
+    for _ in range(reps):
+        for k, fn in parts.items():
+            times[k].append(C.timed(fn) / (iters + 1) * 1e6)
+    rows = [[k, f"{np.median(v):.2f}", f"{np.min(v):.2f}"] for k, v in times.items()]
+    C.table(["per iteration", "median µs", "min µs"], rows,
+            title=f"Where signmin's time goes (n={n}, {iters} iterations, {reps} reps)")
+
+
+def plot(results, sizes):
+    plt = C.pyplot()
+    if plt is None:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    names = list(results[sizes[0]])
+    for name in names:
+        med = [np.median(results[n][name]["ratio"]) for n in sizes]
+        lo = [np.min(results[n][name]["ratio"]) for n in sizes]
+        hi = [np.max(results[n][name]["ratio"]) for n in sizes]
+        line, = ax.plot(sizes, med, "o-", label=name, lw=2 if name == "signmin" else 1.2)
+        ax.fill_between(sizes, lo, hi, color=line.get_color(), alpha=0.15)
+    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("n (Rosenbrock, Python objective)")
+    ax.set_ylabel("optimiser time / bare rosen+rosen_der time")
+    ax.set_title("Overhead over the objective calls (median, band = min-max)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    C.save_plot(fig, "overhead_ratio_vs_n.png")
+
+
+def main():
+    args = C.parse_args(__doc__)
+    C.header(__doc__, args)
+    peers = C.available_peers("torch", "pints", "optax")
+    if args.quick:
+        sizes, evals, reps = [2, 10], {2: 100, 10: 100}, 2
+    else:
+        sizes = [2, 10, 100, 1000]
+        evals = {2: 10_001, 10: HEADLINE_ITERS + 1, 100: 5_001, 1000: 1_001}
+        reps = 9
+    results = {}
+    for n in sizes:
+        ratios, counts = measure(n, evals[n], reps, peers)
+        results[n] = ratios
+        rows = []
+        for name, r in ratios.items():
+            per_call = np.median(r["ref"]) / counts[name] * 1e6
+            added = np.median(r["run"] - r["ref"]) / counts[name] * 1e6
+            rows.append([name, counts[name], spread(r["ratio"]), f"{added:.2f}",
+                         f"{per_call:.2f}"])
+        C.table(["optimiser", "evaluations", "time / bare calls: median [min, max]",
+                 "added µs/eval", "bare µs/eval"], rows,
+                title=f"Rosenbrock n={n}, {reps} paired repetitions")
+    if HEADLINE_N in results:
+        r = results[HEADLINE_N]["signmin"]["ratio"]
+        C.say(f"HEADLINE: minimize_rprop / bare rosen+rosen_der, n={HEADLINE_N}, "
+              f"{evals[HEADLINE_N] - 1} iterations: median {np.median(r):.3f}, "
+              f"min {np.min(r):.3f}, max {np.max(r):.3f} (target <= 1.05)")
+    breakdown(10, 100 if args.quick else HEADLINE_ITERS, 2 if args.quick else 7)
+    if args.plot:
+        plot(results, sizes)
+    C.write_section("overhead", "Overhead over the objective's calls: Python objective "
+                    "(overhead.py)", __doc__, args)
+
+
+spread = C.spread
+
+if __name__ == "__main__":
+    main()
