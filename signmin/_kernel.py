@@ -230,20 +230,23 @@ def tell(state, g, f):
     # search that overshoots and backtracks sees larger f values, and a march
     # across a plateau (f flat to the last bit, gradient still signed) grows
     # its steps, so neither looks like convergence.
-    pos = int(P[RING_POS])
-    step_old = P[RING + WINDOW + pos]
-    P[RING + pos] = f
-    P[RING + WINDOW + pos] = max_step
-    P[RING_POS] = (pos + 1) % WINDOW
-    f_spread = 0.0
-    for k in range(WINDOW):
-        f_spread = max(f_spread, P[RING + k] - P[F_BEST])
+    ftol = P[FTOL]
+    ftol_met = False
+    if ftol > 0.0:
+        pos = int(P[RING_POS])
+        step_old = P[RING + WINDOW + pos]
+        P[RING + pos] = f
+        P[RING + WINDOW + pos] = max_step
+        P[RING_POS] = (pos + 1) % WINDOW
+        f_spread = 0.0
+        for k in range(WINDOW):
+            f_spread = max(f_spread, P[RING + k] - P[F_BEST])
+        ftol_met = f_spread <= ftol * abs(P[F_BEST]) and max_step <= step_old
     if g_converged:
         return GTOL_MET
     if x_converged:
         return XTOL_MET
-    ftol = P[FTOL]
-    if ftol > 0.0 and f_spread <= ftol * abs(P[F_BEST]) and max_step <= step_old:
+    if ftol_met:
         return FTOL_MET
     if P[NIT] > P[MAXITER]:
         return MAXITER_HIT
