@@ -1,6 +1,6 @@
 """The compiled path: numba objectives run the whole loop in nopython mode, same steps."""
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -184,16 +184,10 @@ def test_exceptions_raised_in_jitted_functions_propagate():
 
 def test_compiled_runs_in_threads_give_identical_results():
     expected = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=5000, **NO_STOP)
-    results = [None] * 4
-
-    def work(i):
-        results[i] = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=5000, **NO_STOP)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(
+            lambda _: minimize_rprop(rosen, X0, jac=rosen_der, maxiter=5000, **NO_STOP),
+            range(4)))
     for r in results:
         assert_same_result(r, expected)
 

@@ -80,8 +80,8 @@ def test_full_output_reports_residuals_cost_counts_and_the_stopping_rule(data):
     assert ier in (1, 2, 3, 4)
 
 
-def test_p0_none_starts_from_ones_counted_from_the_signature(data):
-    x, y = data
+def first_call_recorder():
+    """A model equal to ``decay`` that records the parameters of its first call."""
     starts = []
 
     def model(x, a, b, c):
@@ -89,6 +89,12 @@ def test_p0_none_starts_from_ones_counted_from_the_signature(data):
             starts.append((a, b, c))
         return decay(x, a, b, c)
 
+    return model, starts
+
+
+def test_p0_none_starts_from_ones_counted_from_the_signature(data):
+    x, y = data
+    model, starts = first_call_recorder()
     popt, pcov = curve_fit(model, x, y)
     assert starts == [(1.0, 1.0, 1.0)]
     assert_same_fit((popt, pcov), optimize.curve_fit(decay, x, y))
@@ -96,12 +102,7 @@ def test_p0_none_starts_from_ones_counted_from_the_signature(data):
 
 def test_p0_none_under_bounds_starts_where_scipy_does(data):
     x, y = data
-    starts = []
-
-    def model(x, a, b, c):
-        if not starts:
-            starts.append((a, b, c))
-        return decay(x, a, b, c)
+    model, starts = first_call_recorder()
 
     curve_fit(model, x, y, bounds=([0, 0, -np.inf], [4, np.inf, 1]))
     assert starts == [(2.0, 1.0, 0.0)]

@@ -1,7 +1,7 @@
 """Specification of minimize_rprop: the SciPy contract, the variants, the stopping rules."""
 
-import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -455,16 +455,9 @@ def test_integer_and_float32_inputs_are_computed_in_float64():
 
 def test_concurrent_calls_from_threads_give_identical_results():
     expected = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=2000)
-    results = [None] * 4
-
-    def work(i):
-        results[i] = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=2000)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(
+            lambda _: minimize_rprop(rosen, X0, jac=rosen_der, maxiter=2000), range(4)))
     for r in results:
         np.testing.assert_array_equal(r.x, expected.x)
         assert r.nfev == expected.nfev
