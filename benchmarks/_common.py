@@ -353,6 +353,34 @@ def save_plot(fig, name: str) -> Path:
     return path
 
 
+def plot_vs_n(name, sizes, series, *, xlabel, ylabel, title, lines=()):
+    """Median against n with a min-max band per series, log-log, saved as ``name``.
+
+    ``series`` maps a label to ``{n: values}``; labels starting with "signmin"
+    are drawn heavier. ``lines`` are ``(y, style, label)`` reference lines.
+    """
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, by_n in series.items():
+        med = [np.median(by_n[n]) for n in sizes]
+        line, = ax.plot(sizes, med, "o-", label=label,
+                        lw=2 if label.startswith("signmin") else 1.2)
+        ax.fill_between(sizes, [np.min(by_n[n]) for n in sizes],
+                        [np.max(by_n[n]) for n in sizes], color=line.get_color(), alpha=0.15)
+    for y, style, line_label in lines:
+        ax.axhline(y, lw=0.8, label=line_label, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} (median, band = min-max)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    save_plot(fig, name)
+
+
 def pyplot():
     """matplotlib with a file-only backend, or None with a note."""
     mpl = optional("matplotlib")

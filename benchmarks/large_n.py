@@ -233,27 +233,13 @@ def measure(n, iters, reps, peers):
 
 
 def plot(sizes, own, peers_ratio):
-    plt = C.pyplot()
-    if plt is None:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    series = {"signmin (own cost, setup included)": own, **peers_ratio}
-    for name, by_n in series.items():
-        med = [np.median(by_n[n]) for n in sizes]
-        lo = [np.min(by_n[n]) for n in sizes]
-        hi = [np.max(by_n[n]) for n in sizes]
-        line, = ax.plot(sizes, med, "o-", label=name, lw=2 if name.startswith("signmin") else 1.2)
-        ax.fill_between(sizes, lo, hi, color=line.get_color(), alpha=0.15)
-    ax.axhline(1.0, color="k", lw=0.8, ls=":", label="one iRprop- pass (56 B/coord)")
-    ax.axhline(1.5, color="r", lw=0.8, ls="--", label="target for signmin: 1.5 passes")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("n (separable quadratic, @njit objective)")
-    ax.set_ylabel("cost per iteration / one compiled iRprop- pass")
-    ax.set_title("Optimiser's own cost per iteration at large n (median, band = min-max)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    C.save_plot(fig, "large_n_cost_vs_n.png")
+    C.plot_vs_n("large_n_cost_vs_n.png", sizes,
+                {"signmin (own cost, setup included)": own, **peers_ratio},
+                xlabel="n (separable quadratic, @njit objective)",
+                ylabel="cost per iteration / one compiled iRprop- pass",
+                title="Optimiser's own cost per iteration at large n",
+                lines=[(1.0, dict(color="k", ls=":"), "one iRprop- pass (56 B/coord)"),
+                       (1.5, dict(color="r", ls="--"), "target for signmin: 1.5 passes")])
 
 
 def main():

@@ -171,26 +171,12 @@ def breakdown(n, iters, reps):
 
 
 def plot(results, sizes):
-    plt = C.pyplot()
-    if plt is None:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    names = list(results[sizes[0]])
-    for name in names:
-        med = [np.median(results[n][name]["ratio"]) for n in sizes]
-        lo = [np.min(results[n][name]["ratio"]) for n in sizes]
-        hi = [np.max(results[n][name]["ratio"]) for n in sizes]
-        line, = ax.plot(sizes, med, "o-", label=name, lw=2 if name == "signmin" else 1.2)
-        ax.fill_between(sizes, lo, hi, color=line.get_color(), alpha=0.15)
-    ax.axhline(1.0, color="k", lw=0.8, ls=":")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("n (Rosenbrock, Python objective)")
-    ax.set_ylabel("optimiser time / bare rosen+rosen_der time")
-    ax.set_title("Overhead over the objective calls (median, band = min-max)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    C.save_plot(fig, "overhead_ratio_vs_n.png")
+    series = {name: {n: results[n][name]["ratio"] for n in sizes} for name in results[sizes[0]]}
+    C.plot_vs_n("overhead_ratio_vs_n.png", sizes, series,
+                xlabel="n (Rosenbrock, Python objective)",
+                ylabel="optimiser time / bare rosen+rosen_der time",
+                title="Overhead over the objective calls",
+                lines=[(1.0, dict(color="k", ls=":"), None)])
 
 
 def main():
