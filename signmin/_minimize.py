@@ -100,8 +100,10 @@ def minimize_rprop(
         Raising ``StopIteration`` ends the run (``status`` 99).
     variant : {'irprop+', 'irprop-', 'rprop+', 'rprop-'}, optional
         The update rule on a sign change (see Notes). Default ``'irprop+'``:
-        in the robustness benchmark (``benchmarks/robustness.py``) it solves
-        the most problems, as Igel & Hüsken found.
+        in the robustness benchmark (``benchmarks/robustness.py``, 43
+        problems) it solves the most (36, tied with ``'irprop-'`` and
+        ``'rprop-'``; ``'rprop+'`` 35) at the lowest cost (a geometric mean
+        of 66 evaluations to solve, against 77 to 96), as Igel & Hüsken found.
     initial_step : float or array_like, shape (n,), optional
         The initial step size Δ0 (``lr`` in ``torch.optim.Rprop``), clamped to
         `step_sizes`. Default: ``0.1 * scale`` per variable, where ``scale`` is
@@ -174,6 +176,14 @@ def minimize_rprop(
     otherwise the variable moves by ``-sign(g) * Δ`` and g' = g. Signs are
     compared, not products, so the iterates are invariant under any positive
     scaling of each partial derivative.
+
+    Two numerical safeguards go beyond the papers: a variable that the bounds
+    hold while its derivative pushes outwards keeps its step size (it would
+    otherwise grow without end), and a shrinking step never falls below
+    ``eps * max(|x_i|, scale_i)`` (a step of 0 could never grow again).
+    Finite differences take steps relative to ``max(|x_i|, scale_i)``; where
+    f does not change at all over such a step, the difference is taken once
+    more at SciPy's scale ``max(|x_i|, 1)``.
 
     ``scipy.optimize.minimize`` turns ``jac='3-point'`` into ``None`` for
     custom methods; call `minimize_rprop` directly for three-point
