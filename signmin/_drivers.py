@@ -18,7 +18,7 @@ from ._objective import fd_gradient_compiled
 def run_python(evaluate, state, S, P, callback=None, new_style_callback=True):
     """Run the Python loop.
 
-    Returns ``(status, f, g, evaluations)`` of the last evaluation; every
+    Returns ``(status, f, evaluations)``, f of the last evaluation; every
     evaluation but possibly the last (where f was not finite) gave a gradient.
     """
     from scipy.optimize import OptimizeResult
@@ -32,7 +32,7 @@ def run_python(evaluate, state, S, P, callback=None, new_style_callback=True):
         x = (x_b if P[cur] else x_a).copy()
         f, g = evaluate(x)
         if g is None:
-            return nonfinite, f, g, int(P[nit]) + 1
+            return nonfinite, f, int(P[nit]) + 1
         status = tell(state, g, f)
         if callback is not None and P[nit] > 1.0 and status != nonfinite:
             try:
@@ -41,9 +41,9 @@ def run_python(evaluate, state, S, P, callback=None, new_style_callback=True):
                 else:
                     callback(x.copy())
             except StopIteration:
-                return K.CALLBACK_STOP, f, g, int(P[nit])
+                return K.CALLBACK_STOP, f, int(P[nit])
         if status:
-            return status, f, g, int(P[nit])
+            return status, f, int(P[nit])
 
 
 # The three evaluators share one signature, so that run_compiled takes any of
@@ -84,20 +84,23 @@ def evaluate_fd(fun, jac, args, x, S, g_buffer, three_point):
 
 @numba.njit(nogil=True)
 def run_compiled(evaluate, fun, jac, args, state, three_point):
-    """Run the compiled loop; return ``(status, f, g, nfev, njev)``."""
+    """Run the compiled loop; return ``(status, f, evaluations, njev)``.
+
+    The kernel counts the calls of ``fun`` (``P[NFEV]``), as in the Python loop.
+    """
     P, S = K.views(state)
     g_buffer = np.empty(S.shape[1])
     x_a, x_b = S[K.X_A], S[K.X_B]
-    nfev = 0
+    evaluations = 0
     njev = 0
     while True:
         x = x_b if P[K.CUR] == K.X_B else x_a
         f, g, nf, nj = evaluate(fun, jac, args, x, S, g_buffer, three_point)
-        nfev += nf
+        evaluations += 1
         njev += nj
         if not math.isfinite(f):
-            return K.NONFINITE, f, g, nfev, njev
+            return K.NONFINITE, f, evaluations, njev
         P[K.NFEV] += nf - 1  # the finite differences' calls; tell counts f's
         status = K.tell(state, g, f)
         if status != K.CONTINUE:
-            return status, f, g, nfev, njev
+            return status, f, evaluations, njev

@@ -280,7 +280,7 @@ def minimize_rprop(
     status = None
     if compiled:
         try:
-            status, f, g, nfev, njev = _run_compiled(fun, jac, jac_mode, args, state)
+            status, f, evaluations, njev = _run_compiled(fun, jac, jac_mode, args, state)
         except TypingError as exc:
             if driver == "compiled":
                 raise TypeError(
@@ -293,13 +293,13 @@ def minimize_rprop(
     if status is None:
         objective = Objective(fun, jac, jac_mode, args, lower, upper, x_scale,
                               P[K.NFEV:K.NFEV + 1])
-        status, f, g, evaluations = run_python(objective.evaluate, state, S, P, callback,
-                                               _is_new_style(callback))
-        # The kernel counted the calls of the evaluations it was told of; an
-        # evaluation whose f was not finite ended the run untold.
-        nfev = int(P[K.NFEV]) + evaluations - int(P[K.NIT])
+        status, f, evaluations = run_python(objective.evaluate, state, S, P, callback,
+                                            _is_new_style(callback))
         njev = objective.njev(evaluations, int(P[K.NIT]))
-    res = _result(S, P, status, f, g, nfev, njev, x0)
+    # The kernel counted the calls of the evaluations it was told of; an
+    # evaluation whose f was not finite ended the run untold.
+    nfev = int(P[K.NFEV]) + evaluations - int(P[K.NIT])
+    res = _result(S, P, status, f, nfev, njev, x0)
     if disp:
         print(f"{res.message}\n         Current function value: {res.fun:.6g}\n"
               f"         Iterations: {res.nit}\n         Function evaluations: {res.nfev}\n"
@@ -307,7 +307,7 @@ def minimize_rprop(
     return res
 
 
-def _result(S, P, status, f, g, nfev, njev, x0):
+def _result(S, P, status, f, nfev, njev, x0):
     best = int(P[K.BEST])
     if best < 0:
         # Nothing finite was seen: report the start and what it gave.
