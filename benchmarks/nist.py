@@ -12,8 +12,8 @@ Usage::
     python benchmarks/nist.py --rprop-only   # add signmin without the polish
     python benchmarks/nist.py --write    # also write docs/nist_table.md
 
-The data are read from ``../shared/data/nist_strd`` next to the repository,
-or from ``$SIGNMIN_NIST_DIR``.
+The data sets, their models and the LRE come from ``signmin.datasets``, which
+ships NIST's files inside the package.
 """
 
 import argparse
@@ -27,7 +27,7 @@ import scipy
 from scipy import optimize
 
 import signmin
-from signmin import _nist
+from signmin import datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "nist_table.md"
@@ -57,7 +57,7 @@ def _score(fit, data, start):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             popt, _ = fit(data.model, data.xdata, data.ydata, p0=data.starts[start])
-        lre = _nist.lre(popt, data.certified)
+        lre = datasets.lre(popt, data.certified)
     except (RuntimeError, ValueError, FloatingPointError, np.linalg.LinAlgError):
         lre = 0.0
     return lre, time.perf_counter() - t0
@@ -65,10 +65,10 @@ def _score(fit, data, start):
 
 def run(names, solvers):
     """Rows of ``(name, difficulty, start, {solver: lre}, {solver: seconds})``."""
-    difficulty = {n: level for level, group in _nist.DIFFICULTY.items() for n in group}
+    difficulty = {n: level for level, group in datasets.NIST_DIFFICULTY.items() for n in group}
     rows = []
     for name in names:
-        data = _nist.load(name)
+        data = datasets.load_nist(name)
         for start in (0, 1):
             scores = {label: _score(fit, data, start) for label, fit in solvers.items()}
             rows.append((name, difficulty[name], start + 1,
@@ -117,7 +117,7 @@ def main(argv=None):
                         help="add signmin with polish=False (slower: Rprop alone runs long)")
     parser.add_argument("--write", action="store_true", help=f"write {TABLE.relative_to(ROOT)}")
     args = parser.parse_args(argv)
-    names = QUICK if args.quick else _nist.NAMES
+    names = QUICK if args.quick else datasets.NIST_NAMES
     solvers = _solvers(args.rprop_only)
     rows = run(names, solvers)
     print()

@@ -1,5 +1,8 @@
 """``signmin.curve_fit`` against ``scipy.optimize.curve_fit`` and ``least_squares``."""
 
+from importlib import resources
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -7,12 +10,10 @@ from scipy import optimize
 from scipy.optimize import Bounds, OptimizeWarning
 
 import signmin
-from signmin import _curve_fit, _nist, curve_fit
+from signmin import _curve_fit, curve_fit, datasets
 
 RTOL_POPT = 1e-6
 RTOL_PCOV = 1e-3
-needs_nist = pytest.mark.skipif(not _nist.default_root().is_dir(),
-                                reason="the NIST StRD data are not there")
 
 
 def decay(x, a, b, c):
@@ -401,10 +402,9 @@ def test_a_worse_polished_point_is_never_returned(data, monkeypatch):
     assert not info["polished"] and "discarded" in mesg
 
 
-@needs_nist
 def test_every_nist_model_reproduces_its_certified_residual_sum_of_squares():
-    for name in _nist.NAMES:
-        d = _nist.load(name)
+    for name in datasets.NIST_NAMES:
+        d = datasets.load_nist(name)
         rss = np.sum((d.ydata - d.model(d.xdata, *d.certified)) ** 2)
         if name == "Lanczos1":
             # Certified values carry 11 digits; the exact data leave ~1e-21.
@@ -414,35 +414,41 @@ def test_every_nist_model_reproduces_its_certified_residual_sum_of_squares():
 
 
 def test_lre_counts_correct_digits_of_the_worst_parameter():
-    assert _nist.lre([1.0001, 2.0], [1.0, 2.0]) == pytest.approx(4.0)
-    assert _nist.lre([1.0, 2.0], [1.0, 2.0]) == 11.0
-    assert _nist.lre([3.0, 2.0], [1.0, 2.0]) == 0.0
-    assert _nist.lre([np.nan, 2.0], [1.0, 2.0]) == 0.0
+    assert datasets.lre([1.0001, 2.0], [1.0, 2.0]) == pytest.approx(4.0)
+    assert datasets.lre([1.0, 2.0], [1.0, 2.0]) == 11.0
+    assert datasets.lre([3.0, 2.0], [1.0, 2.0]) == 0.0
+    assert datasets.lre([np.nan, 2.0], [1.0, 2.0]) == 0.0
 
 
-@needs_nist
 def test_rprop_and_polish_take_turns_where_neither_converges_alone():
     # From MGH10's first start Rprop's steps collapse in a curved valley and
     # the polish runs out of evaluations; fresh Rprop runs between polishes get there.
-    d = _nist.load("MGH10")
+    d = datasets.load_nist("MGH10")
     with np.errstate(over="ignore"):  # exp overflows on the way
         popt, _, info, mesg, _ = curve_fit(d.model, d.xdata, d.ydata, p0=d.starts[0],
                                            full_output=True)
     assert info["rounds"] > 1 and "Round" in mesg
-    assert _nist.lre(popt, d.certified) >= 6
+    assert datasets.lre(popt, d.certified) >= 6
 
 
-def test_the_nist_directory_can_be_moved_by_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("SIGNMIN_NIST_DIR", str(tmp_path))
-    assert _nist.default_root() == tmp_path
-    with pytest.raises(FileNotFoundError):
-        _nist.load("Misra1a")
+def test_the_nist_data_ship_inside_the_package(monkeypatch, tmp_path):
+    # Nothing is read from beside the repository: a fresh clone or an installed
+    # wheel has all 27 files, wherever it is run from.
+    data = resources.files("signmin.datasets") / "nist_strd"
+    shipped = sorted(p.name for p in data.iterdir() if p.name.endswith(".dat"))
+    assert shipped == sorted(f"{name}.dat" for name in datasets.NIST_NAMES)
+    assert Path(str(data)).resolve().is_relative_to(Path(signmin.__file__).resolve().parent)
+    monkeypatch.chdir(tmp_path)
+    d = datasets.load_nist("Misra1a")
+    assert d.difficulty == "lower" and d.starts.shape == (2, 2)
+    assert_allclose(d.certified_std, [2.7070075241e00, 7.2668688436e-06], rtol=1e-12)
+    with pytest.raises(ValueError, match="unknown NIST data set"):
+        datasets.load_nist("misra1a")
 
 
-@needs_nist
 @pytest.mark.parametrize("start", [0, 1], ids=["start1", "start2"])
-@pytest.mark.parametrize("name", _nist.DIFFICULTY["lower"])
+@pytest.mark.parametrize("name", datasets.NIST_DIFFICULTY["lower"])
 def test_lower_difficulty_nist_problems_are_solved_to_six_digits(name, start):
-    d = _nist.load(name)
+    d = datasets.load_nist(name)
     popt, _ = curve_fit(d.model, d.xdata, d.ydata, p0=d.starts[start])
-    assert _nist.lre(popt, d.certified) >= 6
+    assert datasets.lre(popt, d.certified) >= 6
