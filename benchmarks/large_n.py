@@ -97,6 +97,7 @@ def reference_pass(n, passes):
 
 def signmin_run(x0, iters):
     return lambda: minimize_rprop(quad_fun, x0, jac=quad_jac, xtol=0.0, ftol=0.0, gtol=0.0,
+                                  stall_window=0,
                                   maxiter=iters)
 
 
@@ -156,7 +157,7 @@ def child_memory(name, n):
     runs = {
         "bare fun + jac": lambda x, k: bare_calls(x, k + 1),
         "signmin": lambda x, k: minimize_rprop(quad_fun, x, jac=quad_jac, xtol=0.0,
-                                                ftol=0.0, gtol=0.0, maxiter=k),
+                                                ftol=0.0, gtol=0.0, stall_window=0, maxiter=k),
         "torch.optim.Rprop": lambda x, k: C.torch_rprop(quad_fun, quad_jac, x, k + 1),
         "pints.IRPropMin": lambda x, k: C.pints_irpropmin(quad_fun, quad_jac, x, k + 1),
         "optax.rprop": lambda x, k: C.optax_rprop(quad_fun, quad_jac, x, k + 1),

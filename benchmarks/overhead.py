@@ -55,6 +55,7 @@ def bare(nf, nj, x):
 
 def signmin_run(x0, n_evals):
     return lambda: minimize_rprop(rosen, x0, jac=rosen_der, xtol=0.0, ftol=0.0, gtol=0.0,
+                                  stall_window=0,
                                   maxiter=n_evals - 1)
 
 
@@ -136,7 +137,8 @@ def breakdown(n, iters, reps):
     state = np.zeros(40 + 10 * n)
 
     def signmin_free():
-        minimize_rprop(free_f, x0, jac=free_g, xtol=0.0, ftol=0.0, gtol=0.0, maxiter=iters)
+        minimize_rprop(free_f, x0, jac=free_g, xtol=0.0, ftol=0.0, gtol=0.0,
+                       stall_window=0, maxiter=iters)
 
     def loop_only():
         for _ in range(iters + 1):

@@ -1,7 +1,9 @@
 """signmin: minimization with the signs of the gradient (the Rprop family)."""
 
+from . import datasets
 from ._curve_fit import curve_fit
 from ._minimize import minimize_rprop
+from ._status import Status
 
-__all__ = ["curve_fit", "minimize_rprop"]
+__all__ = ["Status", "curve_fit", "datasets", "minimize_rprop"]
 __version__ = "0.1.0"

@@ -5,14 +5,15 @@ from scipy.optimize import Bounds
 
 
 def as_bounds_arrays(bounds, n):
-    """Return ``(lower, upper)`` float arrays of length ``n``.
+    """Return ``(lower, upper)`` float arrays of length ``n``, or ``(None, None)``
+    when no bound is finite (no array of size n is made for an unbounded run).
 
     Accepts ``None``, a `scipy.optimize.Bounds`, or a sequence of ``n``
     ``(lo, hi)`` pairs in which ``None`` means unbounded. Raises ``ValueError``
     naming ``bounds`` for the wrong length, NaN or ``lo > hi``.
     """
     if bounds is None:
-        return np.full(n, -np.inf), np.full(n, np.inf)
+        return None, None
     if isinstance(bounds, Bounds):
         try:
             kinds = np.asarray(bounds.lb).dtype.kind + np.asarray(bounds.ub).dtype.kind
@@ -61,4 +62,6 @@ def as_bounds_arrays(bounds, n):
         raise ValueError(
             f"bounds: lower bound {lower[i]} exceeds upper bound {upper[i]} "
             f"for x[{i}]")
+    if not (np.isfinite(lower).any() or np.isfinite(upper).any()):
+        return None, None
     return np.array(lower, dtype=float), np.array(upper, dtype=float)

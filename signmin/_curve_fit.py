@@ -17,12 +17,12 @@ from scipy.optimize import Bounds, OptimizeWarning, least_squares
 from scipy.optimize._numdiff import approx_derivative
 
 from ._minimize import minimize_rprop
+from ._numerics import EPS
+from ._numerics import REL_STEP as _REL_STEP
+from ._status import Status
 
 __all__ = ["curve_fit"]
 
-EPS = np.finfo(float).eps
-#: Relative finite-difference steps, each near the optimum for its formula.
-_REL_STEP = {"2-point": EPS ** 0.5, "3-point": EPS ** (1 / 3)}
 #: The default difference scheme (see Notes of `curve_fit`).
 DEFAULT_FD = "3-point"
 #: Tolerances of the polish: it only has to settle the last digits.
@@ -34,7 +34,7 @@ MAXITER = 2000
 #: At most this many rounds of Rprop and polish.
 MAX_ROUNDS = 10
 #: least_squares' numbering of the rules that stop a run, for ``ier``.
-_IER = {0: 1, 2: 2, 1: 3}  # minimize_rprop status -> gtol 1, ftol 2, xtol 3
+_IER = {Status.GTOL: 1, Status.FTOL: 2, Status.NO_PROGRESS: 2, Status.XTOL: 3}
 
 
 def _soft_l1(z):
@@ -264,13 +264,13 @@ def _search(res, p0, polish, loss, f_scale, options):
         rprop = minimize_rprop(res.cost_and_gradient, x, jac=True, bounds=bounds, **options)
         nit, rounds = nit + rprop.nit, rounds + 1
         # least_squares refuses a start where the residuals are not finite.
-        ready = polish and rprop.status != 99 and np.isfinite(rprop.fun)
+        ready = polish and rprop.status != Status.CALLBACK and np.isfinite(rprop.fun)
         ls = _polish(res, rprop.x, loss, f_scale) if ready else None
         polished = ls is not None and res.cost(ls.fun) <= rprop.fun
         last_cost = cost
         x, cost = (ls.x, res.cost(ls.fun)) if polished else (rprop.x, rprop.fun)
         converged = ls.success if polished else rprop.success
-        if converged or cost >= last_cost or rprop.status == 99:
+        if converged or cost >= last_cost or rprop.status == Status.CALLBACK:
             break
     return SimpleNamespace(x=x, cost=cost, rprop=rprop, polish=ls, polished=polished,
                            converged=converged, nit=nit, rounds=rounds)

@@ -1,10 +1,10 @@
-"""The Rprop kernel: state layout and one ``tell`` shared by every driver.
+"""The Rprop kernel: the run's state and one ``tell`` shared by every driver.
 
 Notation (Riedmiller & Braun 1993; Igel & Hüsken 2003). For each coordinate
 ``i`` the method keeps a step size Δ_i (``step``), the sign of the previous
-partial derivative (``g_prev``) and the last step actually taken
-(``dx_prev``). With g the current partial derivative, its sign is compared with
-the stored one:
+partial derivative (``sign``) and, for the backtracking variants, the last step
+actually taken (``dx_prev``). With g the current partial derivative, its sign
+is compared with the stored one:
 
 * same sign: Δ ← min(Δ·η+, Δmax) (η+ is ``eta_plus``);
 * sign change: Δ ← max(Δ·η−, Δmin) (η− is ``eta_minus``);
@@ -22,81 +22,134 @@ Signs are compared, never the product g·g_prev: the product underflows for
 tiny gradients, and comparing signs makes the iterates exactly invariant under
 any positive rescaling of each partial derivative.
 
-All state lives in one float64 array, so that a call from Python costs one
-cheap numba dispatch (each array argument adds to it); two views name its parts:
-
-``P`` (the first ``HEADER`` entries)
-    options, scalar state and two ring buffers for the ``ftol`` window.
-``S`` (the rest, rows × n)
-    two x buffers (the current iterate and the best one, swapped instead of
-    copied), two matching gradient buffers, Δ, the previous sign, the last step,
-    the bounds and the per-coordinate scale used by ``xtol``.
-
-Nothing is allocated per call.
+The state is a numba structure of named arrays (:class:`State`), each as small
+as its use allows: the previous sign is int8, the per-coordinate scale (used
+only by tolerances and floors) float32, and the rows a run does not need (the
+bounds of an unbounded run, ``dx_prev`` of a variant that never backtracks)
+have length 0. ``tell`` is generated per (variant, bounded, which rules are
+on) from one source (:func:`_make_tell`): the choices are compile-time
+constants, so the loop of the common case has no branch they decide.
+Only this module knows the layout; the rest of the package uses the
+accessors at the end.
 """
+
+from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 
-# Rows of S.
-X_A, X_B, G_A, G_B, STEP, G_PREV, DX_PREV, LOWER, UPPER, X_SCALE = range(10)
-N_ROWS = 10
-
-# Slots of P.
-(VARIANT, ETA_MINUS, ETA_PLUS, STEP_MIN, STEP_MAX, XTOL, FTOL, GTOL, MAXITER,
- MAXFEV, EVAL_COST, BOUNDED, CUR, BEST, F_BEST, F_PREV, NIT, NFEV, RING_POS,
- RING) = range(20)
-#: The ftol rule looks this many iterations back.
-WINDOW = 10
-HEADER = RING + 2 * WINDOW
-
-EPS = np.finfo(np.float64).eps
+from ._numerics import EPS
+from ._status import Status
 
 # Variants.
 RPROP_PLUS, RPROP_MINUS, IRPROP_PLUS, IRPROP_MINUS = range(4)
 VARIANTS = {"rprop+": RPROP_PLUS, "rprop-": RPROP_MINUS,
             "irprop+": IRPROP_PLUS, "irprop-": IRPROP_MINUS}
+BACKTRACKING = (RPROP_PLUS, IRPROP_PLUS)
 
-# Status codes returned by ``tell`` (0: go on); the front door maps them to
-# messages.
-CONTINUE, GTOL_MET, XTOL_MET, FTOL_MET, MAXITER_HIT, MAXFEV_HIT, NONFINITE = range(7)
-CALLBACK_STOP = 99  # set by the Python driver, as SciPy does
+# What ``tell`` returns: a Status (>= 0) to stop, or one of these to go on.
+CONTINUE = -1
+#: Go on; nothing moved, so the next point is the one just told: its f and g
+#: may be told again without evaluating.
+REPEAT = -2
+# (Plain ints, named apart from the header slots below.)
+STOP_NONFINITE, STOP_GTOL, STOP_XTOL, STOP_FTOL = (
+    int(Status.NONFINITE), int(Status.GTOL), int(Status.XTOL), int(Status.FTOL))
+STOP_MAXITER, STOP_MAXFEV, STOP_NO_PROGRESS = (
+    int(Status.MAXITER), int(Status.MAXFEV), int(Status.NO_PROGRESS))
+
+#: The ftol rule looks this many iterations back.
+FTOL_WINDOW = 10
+
+# Slots of the header (options first, then the scalar state). Offsets into
+# ``State.header``; nothing outside this module reads them.
+(_ETA_MINUS, _ETA_PLUS, _STEP_MIN, _STEP_MAX, _XTOL, _FTOL, _GTOL, _MAXITER, _MAXFEV,
+ _EVAL_COST, _STALL_WINDOW, _JAC_CALLS, _JAC_CALLS_NONFINITE,
+ _CUR, _BEST, _F_BEST, _F_PREV, _NIT, _NFEV, _NJEV, _SINCE_BEST, _RING_POS,
+ _RING) = range(23)
+_HEADER = _RING + 2 * FTOL_WINDOW
 
 
-def new_state(x0, lower, upper, x_scale, step0, variant, eta_minus, eta_plus,
-              step_min, step_max, xtol, ftol, gtol, maxiter, maxfev, eval_cost):
-    """Allocate and fill the kernel state for a run starting at ``x0``.
+@structref.register
+class _StateType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
 
-    Returns ``state`` (what ``tell`` takes) and its two views ``S`` and ``P``.
-    ``eval_cost`` is the most calls of ``fun`` one evaluation can take.
-    ``P[NFEV]`` counts the calls of ``fun``: ``tell`` adds the one call of
-    each evaluation it is told of, finite differences add theirs.
+
+class State(structref.StructRefProxy):
+    """One run's state: options, counters and the per-coordinate rows.
+
+    Fields: ``header`` (float64: options and scalar state), ``x_a`` and
+    ``x_b`` (the current iterate and the best point, swapped, never copied),
+    ``g_best`` (the best point's gradient), ``step`` (Δ), ``sign`` (int8, the
+    sign of the previous partial derivative), ``dx_prev`` (the last step, for
+    the backtracking variants), ``lower`` and ``upper`` (bounded runs),
+    ``scale`` (float32, each variable's scale for tolerances and floors).
+    """
+
+
+_FIELDS = ["header", "x_a", "x_b", "g_best", "step", "sign", "dx_prev", "lower", "upper",
+           "scale"]
+structref.define_proxy(State, _StateType, _FIELDS)
+
+
+class Run:
+    """A run's :class:`State` (what ``tell`` takes), the Python references to
+    its arrays (for the accessors below, without a compiled call) and ``spec``,
+    the key of its specialised ``tell`` (see :func:`tell_for`)."""
+
+    __slots__ = ("state", "spec", *_FIELDS)
+
+    def __init__(self, spec, **fields):
+        self.spec = spec
+        for name in _FIELDS:
+            setattr(self, name, fields[name])
+        self.state = State(*(fields[name] for name in _FIELDS))
+
+
+def new_state(*, x0, lower, upper, scale, step0, variant, eta_minus, eta_plus, step_min,
+              step_max, xtol, ftol, gtol, maxiter, maxfev, eval_cost, stall_window,
+              jac_calls, jac_calls_nonfinite):
+    """Allocate a run's state at ``x0`` (a float64 array it takes over, not a
+    copy); keywords only, so no two can be swapped.
+
+    ``lower``/``upper`` are None for an unbounded run. ``eval_cost`` is the most
+    calls of ``fun`` one evaluation can take (for ``maxfev``); ``jac_calls`` and
+    ``jac_calls_nonfinite`` are the calls of ``jac`` an evaluation makes when
+    its f is finite and when it is not. Returns a :class:`Run`.
     """
     n = x0.shape[0]
-    state = np.zeros(HEADER + N_ROWS * n)
-    P, S = views(state)
-    S[X_A] = x0
-    S[STEP] = np.clip(step0, step_min, step_max)
-    S[LOWER] = lower
-    S[UPPER] = upper
-    S[X_SCALE] = x_scale
-    P[VARIANT] = variant
-    P[ETA_MINUS], P[ETA_PLUS] = eta_minus, eta_plus
-    P[STEP_MIN], P[STEP_MAX] = step_min, step_max
-    P[XTOL], P[FTOL], P[GTOL] = xtol, ftol, gtol
-    P[MAXITER], P[MAXFEV], P[EVAL_COST] = maxiter, maxfev, eval_cost
-    P[BOUNDED] = float(np.any(np.isfinite(lower)) or np.any(np.isfinite(upper)))
-    P[CUR], P[BEST] = X_A, -1.0
-    P[F_BEST] = P[F_PREV] = np.inf
-    P[RING:] = np.inf
-    return state, S, P
+    empty = np.empty(0)
+    header = np.zeros(_HEADER)
+    header[_ETA_MINUS], header[_ETA_PLUS] = eta_minus, eta_plus
+    header[_STEP_MIN], header[_STEP_MAX] = step_min, step_max
+    header[_XTOL], header[_FTOL], header[_GTOL] = xtol, ftol, gtol
+    header[_MAXITER], header[_MAXFEV], header[_EVAL_COST] = maxiter, maxfev, eval_cost
+    header[_STALL_WINDOW] = stall_window
+    header[_JAC_CALLS], header[_JAC_CALLS_NONFINITE] = jac_calls, jac_calls_nonfinite
+    header[_CUR], header[_BEST] = 0.0, -1.0
+    header[_F_BEST] = header[_F_PREV] = np.inf
+    header[_RING:] = np.inf
+    x_a = x0  # the front door's own copy: the state takes it over
+    step = np.empty(n)
+    _clip_into(step, step0, step_min, step_max)
+    bounded = lower is not None
+    return Run((variant, bounded, xtol > 0.0, ftol > 0.0),
+               header=header, x_a=x_a, x_b=np.empty(n), g_best=np.empty(n), step=step,
+               sign=np.zeros(n, dtype=np.int8),
+               dx_prev=np.zeros(n) if variant in BACKTRACKING else empty,
+               lower=lower if bounded else empty, upper=upper if bounded else empty,
+               scale=np.asarray(scale, dtype=np.float32))
 
 
 @numba.njit(cache=True)
-def views(state):
-    """``(P, S)``: the header and the rows × n block of ``state``."""
-    n = (state.shape[0] - HEADER) // N_ROWS
-    return state[:HEADER], state[HEADER:].reshape((N_ROWS, n))
+def _clip_into(out, values, lo, hi):
+    for i in range(out.shape[0]):
+        out[i] = min(max(values[i], lo), hi)
 
 
 @numba.njit(cache=True, inline="always")
@@ -106,151 +159,216 @@ def _sign(v):
 
 
 @numba.njit(cache=True)
-def _take_best_gradient(g, state, start):
-    """Copy g into ``state[start:start + n]``; False if g is not finite."""
+def _copy_if_finite(g, out):
+    """Copy g into out; False (out then partly written) if g is not finite."""
     for i in range(g.shape[0]):
         gi = g[i]
-        if not np.isfinite(gi):
+        if not math.isfinite(gi):
             return False
-        state[start + i] = gi
+        out[i] = gi
     return True
 
 
-@numba.njit(cache=True)
-def tell(state, g, f):
-    """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
+def _make_tell(variant, bounded, xtol_on, ftol_on):
+    """``tell`` for one variant, with or without bounds, xtol and ftol.
 
-    The current iterate is row ``P[CUR]`` of ``S``; the proposal is written
-    in place, or into the other x buffer when the current iterate becomes the
-    best point (so the best point is never overwritten and never copied).
-    Returns a status code (``CONTINUE`` to go on). ``P[NIT]`` counts the calls,
-    so after the call that absorbs the k-th step's point it is k + 1.
+    The four arguments are compile-time constants of the function made here:
+    each combination compiles to its own loop, and a branch they decide is
+    not in it. Every combination comes from this one source.
     """
-    n = (state.shape[0] - HEADER) // N_ROWS
-    # The header is the start of state: P[k] is state[k], without the cost of
-    # a view.
-    P = state
-    P[NIT] += 1.0
-    P[NFEV] += 1.0
-    cur = int(P[CUR])
-    variant = int(P[VARIANT])
-    if not np.isfinite(f):
-        return NONFINITE
-    is_best = f < P[F_BEST]
-    if is_best and not _take_best_gradient(g, state, HEADER + (cur + G_A - X_A) * n):
-        return NONFINITE
-    out = cur
-    if is_best:
-        out = X_B if cur == X_A else X_A
-        P[BEST] = cur
-        P[F_BEST] = f
-    # Offsets of the rows in state. The loop indexes state directly: slicing
-    # out row views would cost two atomic reference-count updates each, more
-    # than the whole update of a small problem.
-    # Unsigned offsets spare every access the check for a negative index.
-    un = np.uint64(n)
-    x, x_next = np.uint64(HEADER + cur * n), np.uint64(HEADER + out * n)
-    steps, g_prev = np.uint64(HEADER + STEP * n), np.uint64(HEADER + G_PREV * n)
-    dx_prev, lower = np.uint64(HEADER + DX_PREV * n), np.uint64(HEADER + LOWER * n)
-    upper, x_scale = np.uint64(HEADER + UPPER * n), np.uint64(HEADER + X_SCALE * n)
-    eta_minus, eta_plus = P[ETA_MINUS], P[ETA_PLUS]
-    step_min, step_max = P[STEP_MIN], P[STEP_MAX]
-    xtol, gtol = P[XTOL], P[GTOL]
-    bounded = P[BOUNDED] != 0.0
-    went_up = f > P[F_PREV]
-    backtracks = variant == RPROP_PLUS or variant == IRPROP_PLUS
-    undo = variant == RPROP_PLUS or went_up
+    backtracks = variant in BACKTRACKING
     halts = variant == IRPROP_MINUS
-    # The xtol flag starts False when the rule is off, so that the loop never
-    # reads what the rule needs. gtol = 0 still stops on an exactly zero
-    # projected gradient: Rprop cannot move from there, ever.
-    x_converged = xtol > 0.0
-    g_converged = True
-    finite = True
-    max_step = 0.0
-    for i in range(un):
-        gi = g[i]
-        xi = state[x + i]
-        if not np.isfinite(gi):
-            finite = False
-        s = _sign(gi)
-        flip = s * state[g_prev + i]
-        step = state[steps + i]
-        blocked = False
-        if bounded:
-            lo, hi = state[lower + i], state[upper + i]
-            # The box blocks the descent here: the projected gradient is zero,
-            # and the step must not grow without bound while x stays put.
-            blocked = (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
-        if blocked:
-            gi = 0.0
-            dx = 0.0
-            state[g_prev + i] = s
+    undo_always = variant == RPROP_PLUS
+
+    @numba.njit(cache=True)
+    def tell(state, g, f, calls):
+        """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
+
+        ``calls`` is the calls of ``fun`` the evaluation took (0 when the
+        driver tells the previous f and g again after ``REPEAT``). The proposal
+        is written in place, or into the other x buffer when the current
+        iterate becomes the best point. Returns ``CONTINUE``, ``REPEAT`` or
+        the Status that ends the run.
+        """
+        h = state.header
+        h[_NFEV] += calls
+        if not math.isfinite(f):
+            # Not a step: the run ends at the best point before it.
+            if calls > 0:
+                h[_NJEV] += h[_JAC_CALLS_NONFINITE]
+            return STOP_NONFINITE
+        h[_NIT] += 1.0
+        if calls > 0:
+            h[_NJEV] += h[_JAC_CALLS]
+        cur = h[_CUR] != 0.0
+        x = state.x_b if cur else state.x_a
+        x_next = x
+        if f < h[_F_BEST]:
+            if not _copy_if_finite(g, state.g_best):
+                return STOP_NONFINITE
+            # The best point stays where it is; the proposal goes to the
+            # other buffer, which held the previous best.
+            x_next = state.x_a if cur else state.x_b
+            h[_BEST] = h[_CUR]
+            h[_CUR] = 0.0 if cur else 1.0
+            h[_F_BEST] = f
+            h[_SINCE_BEST] = 0.0
         else:
-            if flip > 0.0:
-                step = min(step * eta_plus, step_max)
-                state[steps + i] = step
-            elif flip < 0.0:
-                # A step below the spacing of floating-point numbers around x
-                # moves nothing, and one that reaches 0 could never grow
-                # again: the floor keeps the step meaningful.
-                step = max(step * eta_minus, step_min,
-                           EPS * max(abs(xi), state[x_scale + i]))
-                state[steps + i] = step
-            if flip < 0.0 and backtracks:
-                dx = -state[dx_prev + i] if undo else 0.0
-                state[g_prev + i] = 0.0
-            elif flip < 0.0 and halts:
+            h[_SINCE_BEST] += 1.0
+        went_up = f > h[_F_PREV]
+        h[_F_PREV] = f
+        step, sign, dx_prev = state.step, state.sign, state.dx_prev
+        lower, upper, scale = state.lower, state.upper, state.scale
+        eta_minus, eta_plus = h[_ETA_MINUS], h[_ETA_PLUS]
+        step_min, step_max = h[_STEP_MIN], h[_STEP_MAX]
+        xtol, gtol = h[_XTOL], h[_GTOL]
+        undo = undo_always or went_up
+        finite = True
+        g_converged = True
+        x_converged = xtol_on
+        moved = False
+        max_step = 0.0
+        for i in range(x.shape[0]):
+            gi = g[i]
+            xi = x[i]
+            finite &= math.isfinite(gi)
+            s = _sign(gi)
+            flip = s * sign[i]
+            di = step[i]
+            blocked = False
+            if bounded:
+                lo, hi = lower[i], upper[i]
+                # The box blocks the descent here: the projected gradient is
+                # zero, and the step must not grow while x stays put.
+                blocked = (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
+            if blocked:
+                gi = 0.0
                 dx = 0.0
-                state[g_prev + i] = 0.0
+                sign[i] = s
             else:
-                dx = -s * step
-                state[g_prev + i] = s
-        x_new = xi + dx
-        if bounded:
-            if x_new < lo:
-                x_new = lo
-            elif x_new > hi:
-                x_new = hi
-        state[x_next + i] = x_new
-        if backtracks:
-            state[dx_prev + i] = x_new - xi
-        if g_converged and abs(gi) > gtol:
-            g_converged = False
-        if x_converged and not blocked and step > xtol * max(abs(xi), state[x_scale + i]):
-            x_converged = False
-        if step > max_step and not blocked:
-            max_step = step
-    P[CUR] = out
-    P[F_PREV] = f
-    if not finite:
-        return NONFINITE
-    # ftol: every f of the last WINDOW iterates lies within ftol * |f_best| of
-    # the best, so f is at its noise floor, and the steps have not grown. A
+                if flip > 0:
+                    di = min(di * eta_plus, step_max)
+                elif flip < 0:
+                    # A step below the spacing of floats around x moves
+                    # nothing, and one that reached 0 could never grow again.
+                    di = max(di * eta_minus, step_min, EPS * max(abs(xi), scale[i]))
+                step[i] = di
+                if flip < 0 and backtracks:
+                    dx = -dx_prev[i] if undo else 0.0
+                    sign[i] = 0
+                elif flip < 0 and halts:
+                    dx = 0.0
+                    sign[i] = 0
+                else:
+                    dx = -s * di
+                    sign[i] = s
+            x_new = xi + dx
+            if bounded:
+                x_new = min(max(x_new, lo), hi)
+            x_next[i] = x_new
+            if backtracks:
+                dx_prev[i] = x_new - xi
+            moved |= x_new != xi
+            g_converged &= abs(gi) <= gtol
+            if xtol_on:
+                # A coordinate with no information (a zero or blocked partial
+                # derivative) has nothing to converge to: it does not count.
+                x_converged &= (gi == 0.0 or di <= xtol * max(abs(xi), scale[i]))
+            if ftol_on and not blocked:
+                max_step = max(max_step, di)
+        if not finite:
+            return STOP_NONFINITE
+        ftol_met = False
+        if ftol_on:
+            ftol_met = _ftol_window(h, f, max_step)
+        if g_converged:
+            return STOP_GTOL
+        if x_converged:
+            return STOP_XTOL
+        if ftol_met:
+            return STOP_FTOL
+        if h[_SINCE_BEST] >= h[_STALL_WINDOW]:
+            return STOP_NO_PROGRESS
+        if h[_NIT] > h[_MAXITER]:
+            return STOP_MAXITER
+        if not moved:
+            return REPEAT
+        # Stop before an evaluation that could pass maxfev.
+        if h[_NFEV] + h[_EVAL_COST] > h[_MAXFEV]:
+            return STOP_MAXFEV
+        return CONTINUE
+
+    return tell
+
+
+@numba.njit(cache=True)
+def _ftol_window(h, f, max_step):
+    # ftol: every f of the last FTOL_WINDOW iterates lies within ftol * |f_best|
+    # of the best, so f is at its noise floor, and the steps have not grown. A
     # search that overshoots and backtracks sees larger f values, and a march
     # across a plateau (f flat to the last bit, gradient still signed) grows
     # its steps, so neither looks like convergence.
-    ftol = P[FTOL]
-    ftol_met = False
-    if ftol > 0.0:
-        pos = int(P[RING_POS])
-        step_old = P[RING + WINDOW + pos]
-        P[RING + pos] = f
-        P[RING + WINDOW + pos] = max_step
-        P[RING_POS] = (pos + 1) % WINDOW
-        f_spread = 0.0
-        for k in range(WINDOW):
-            f_spread = max(f_spread, P[RING + k] - P[F_BEST])
-        ftol_met = f_spread <= ftol * abs(P[F_BEST]) and max_step <= step_old
-    if g_converged:
-        return GTOL_MET
-    if x_converged:
-        return XTOL_MET
-    if ftol_met:
-        return FTOL_MET
-    if P[NIT] > P[MAXITER]:
-        return MAXITER_HIT
-    # Stop before an evaluation that could pass maxfev.
-    if P[NFEV] + P[EVAL_COST] > P[MAXFEV]:
-        return MAXFEV_HIT
-    return CONTINUE
+    pos = int(h[_RING_POS])
+    step_old = h[_RING + FTOL_WINDOW + pos]
+    h[_RING + pos] = f
+    h[_RING + FTOL_WINDOW + pos] = max_step
+    h[_RING_POS] = (pos + 1) % FTOL_WINDOW
+    f_spread = 0.0
+    for k in range(FTOL_WINDOW):
+        f_spread = max(f_spread, h[_RING + k] - h[_F_BEST])
+    return f_spread <= h[_FTOL] * abs(h[_F_BEST]) and max_step <= step_old
+
+
+_TELLS = {}
+
+
+def tell_for(spec):
+    """The ``tell`` specialised for ``spec`` (from :func:`new_state`), made once."""
+    tell = _TELLS.get(spec)
+    if tell is None:
+        tell = _TELLS[spec] = _make_tell(*spec)
+    return tell
+
+
+# --- accessors: the rest of the package reads a run through these ---------------------
+
+
+def python_loop_view(run):
+    """``(x_a, x_b, header, cur_slot)``: what the Python loop reads per step.
+
+    The current iterate is ``x_b if header[cur_slot] else x_a``.
+    """
+    return run.x_a, run.x_b, run.header, _CUR
+
+
+@numba.njit(cache=True)
+def current_x_compiled(state):
+    """The iterate the next evaluation is for (in compiled code)."""
+    return state.x_b if state.header[_CUR] != 0.0 else state.x_a
+
+
+def current_x(run):
+    """The iterate the next evaluation is for."""
+    return run.x_b if run.header[_CUR] != 0.0 else run.x_a
+
+
+def counts(run):
+    """``(nit, nfev, njev)``: steps taken and calls of ``fun`` and ``jac``."""
+    h = run.header
+    return max(int(h[_NIT]) - 1, 0), int(h[_NFEV]), int(h[_NJEV])
+
+
+def best(run):
+    """``(x, f, g)`` of the best point, or None if no finite point was seen.
+
+    The arrays are the run's own: take them only when the run is over.
+    """
+    h = run.header
+    if h[_BEST] < 0:
+        return None
+    return (run.x_b if h[_BEST] else run.x_a), float(h[_F_BEST]), run.g_best
+
+
+def step_size(run):
+    """The step sizes Δ (the run's own array)."""
+    return run.step

@@ -8,37 +8,30 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numba
 import numpy as np
 from numba.core.errors import TypingError
 from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
 
 from . import _kernel as K
 from ._bounds import as_bounds_arrays
-from ._drivers import evaluate_callable, evaluate_fd, evaluate_with_fun, run_compiled, run_python
-from ._objective import JAC_2POINT, JAC_3POINT, JAC_CALLABLE, JAC_WITH_FUN, Objective, fd_max_calls
+from ._drivers import run_compiled, run_python
+from ._numerics import REL_STEP_2POINT
+from ._objective import (
+    JAC_2POINT,
+    JAC_3POINT,
+    JAC_CALLABLE,
+    JAC_WITH_FUN,
+    evaluator,
+    fd_max_calls,
+    jac_calls,
+)
+from ._status import NONFINITE_AT_START, Status
 
 __all__ = ["minimize_rprop"]
 
 #: The default initial step is this fraction of each variable's scale.
 INITIAL_STEP_FRACTION = 0.1
-
-_MESSAGES = {
-    K.GTOL_MET: "Every component of the projected gradient is within gtol (0 means exactly 0).",
-    K.XTOL_MET: "Every step size is within xtol relative to its variable.",
-    K.FTOL_MET: (f"The last {K.WINDOW} values of f all lie within ftol "
-                 f"(relative) of the best one, and no step size grew."),
-    K.MAXITER_HIT: "Maximum number of iterations has been exceeded.",
-    K.MAXFEV_HIT: "Maximum number of function evaluations has been exceeded.",
-    K.NONFINITE: ("fun or jac returned a non-finite value; the result is the "
-                  "best finite point seen."),
-    K.CALLBACK_STOP: "`callback` raised `StopIteration`.",
-}
-_NONFINITE_AT_START = ("fun or jac returned a non-finite value at x0; no finite "
-                       "point was seen.")
-_SUCCESS = (K.GTOL_MET, K.XTOL_MET, K.FTOL_MET)
-
-# tol only replaces tolerances left at these defaults.
-_DEFAULT_XTOL, _DEFAULT_FTOL = 1e-10, 0.0
 
 
 def minimize_rprop(
@@ -58,6 +51,7 @@ def minimize_rprop(
     xtol: float = 1e-10,
     ftol: float = 0.0,
     gtol: float = 0.0,
+    stall_window: int | None = None,
     tol: float | None = None,
     driver: str = "auto",
     disp: bool = False,
@@ -250,8 +244,8 @@ def minimize_rprop(
         tol = _tolerance("tol", tol)
     # Checked before the comparison with the default: an array there has no truth value.
     xtol, ftol = _tolerance("xtol", xtol), _tolerance("ftol", ftol)
-    xtol = tol if tol is not None and xtol == _DEFAULT_XTOL else xtol
-    ftol = tol if tol is not None and ftol == _DEFAULT_FTOL else ftol
+    xtol = tol if tol is not None and xtol == _DEFAULTS["xtol"] else xtol
+    ftol = tol if tol is not None and ftol == _DEFAULTS["ftol"] else ftol
     gtol = _tolerance("gtol", gtol)
     if not isinstance(driver, str) or driver not in ("auto", "python", "compiled"):
         raise ValueError(f"driver must be 'auto', 'python' or 'compiled', got {driver!r}")
@@ -261,26 +255,53 @@ def minimize_rprop(
         raise TypeError(f"disp must be true or false, got {type(disp).__name__}") from None
     compiled = _use_compiled(driver, fun, jac, jac_mode, callback)
 
-    outside = (x0 < lower) | (x0 > upper)
-    if outside.any():
-        warnings.warn(f"x0 lies outside the bounds at indices {np.flatnonzero(outside).tolist()}; "
-                      "it was clipped into them", OptimizeWarning, stacklevel=2)
-        x0 = np.clip(x0, lower, upper)
-    x_scale = _scale(x0, lower, upper)
-    step0 = _initial_step(initial_step, x_scale, n)
-
-    eval_cost = 1 + (fd_max_calls(lower, upper, jac_mode) if jac_mode >= JAC_2POINT else 0)
+    stall_window = _stall_window(stall_window, n)
+    bounded = lower is not None
+    if bounded:
+        outside = (x0 < lower) | (x0 > upper)
+        if outside.any():
+            # One text for every call: Python's default filter then shows it
+            # once per call site, not once per start of a global search.
+            warnings.warn("x0 lies outside the bounds; it was clipped into them",
+                          OptimizeWarning, stacklevel=2)
+            np.clip(x0, lower, upper, out=x0)
+    if initial_step is None:
+        x_scale, step0 = _scale_and_step(x0, lower, upper)
+    else:
+        x_scale, _ = _scale_and_step(x0, lower, upper)
+        step0 = _initial_step(initial_step, n)
+    if jac_mode >= JAC_2POINT:
+        # Finite differences cannot place a minimum closer than their own
+        # step's reach: below it their signs are noise, so xtol stops there.
+        xtol = max(xtol, REL_STEP_2POINT) if xtol > 0.0 else xtol
+        fd_lower = lower if bounded else np.full(n, -np.inf)
+        fd_upper = upper if bounded else np.full(n, np.inf)
+        eval_cost = 1 + fd_max_calls(fd_lower, fd_upper, jac_mode)
+    else:
+        fd_lower = fd_upper = None
+        eval_cost = 1
     if maxfev < eval_cost:
         # The first evaluation alone would pass maxfev.
         raise ValueError(f"maxfev must be at least {eval_cost}, the calls of fun that one "
                          f"evaluation takes with jac={jac!r}; got {maxfev}")
-    state, S, P = K.new_state(x0, lower, upper, x_scale, step0, variant_code, eta_minus,
-                              eta_plus, step_min, step_max, xtol, ftol, gtol, maxiter,
-                              maxfev, eval_cost)
+    calls_finite, calls_nonfinite = jac_calls(jac_mode)
+    run = K.new_state(
+        x0=x0, lower=lower, upper=upper, scale=x_scale, step0=step0, variant=variant_code,
+        eta_minus=eta_minus, eta_plus=eta_plus, step_min=step_min, step_max=step_max,
+        xtol=xtol, ftol=ftol, gtol=gtol, maxiter=maxiter, maxfev=maxfev,
+        eval_cost=eval_cost, stall_window=stall_window, jac_calls=calls_finite,
+        jac_calls_nonfinite=calls_nonfinite)
+    del x_scale, step0  # the state holds its own; at large n every copy counts
+    tell = K.tell_for(run.spec)
     status = None
     if compiled:
         try:
-            status, f, evaluations, njev = _run_compiled(fun, jac, jac_mode, args, state)
+            # jac is a placeholder unless callable: numba needs a function there.
+            status, f = run_compiled(
+                evaluator(jac_mode, compiled=True), tell, fun,
+                jac if jac_mode == JAC_CALLABLE else fun, args, run.state,
+                fd_lower if fd_lower is not None else _NO_BOUNDS,
+                fd_upper if fd_upper is not None else _NO_BOUNDS, jac_mode == JAC_3POINT)
         except TypingError as exc:
             if driver == "compiled":
                 raise TypeError(
@@ -291,15 +312,10 @@ def minimize_rprop(
             # The Python loop checks what the user's functions return and says
             # which one is wrong; nothing was evaluated yet.
     if status is None:
-        objective = Objective(fun, jac, jac_mode, args, lower, upper, x_scale,
-                              P[K.NFEV:K.NFEV + 1])
-        status, f, evaluations = run_python(objective.evaluate, state, S, P, callback,
-                                            _is_new_style(callback))
-        njev = objective.njev(evaluations, int(P[K.NIT]))
-    # The kernel counted the calls of the evaluations it was told of; an
-    # evaluation whose f was not finite ended the run untold.
-    nfev = int(P[K.NFEV]) + evaluations - int(P[K.NIT])
-    res = _result(S, P, status, f, nfev, njev, x0)
+        evaluate = evaluator(jac_mode, compiled=False, fun=fun, jac=jac, args=args,
+                             lower=fd_lower, upper=fd_upper, x_scale=run.scale)
+        status, f = run_python(evaluate, run, tell, callback, _is_new_style(callback))
+    res = _result(run, Status(status), f)
     if disp:
         print(f"{res.message}\n         Current function value: {res.fun:.6g}\n"
               f"         Iterations: {res.nit}\n         Function evaluations: {res.nfev}\n"
@@ -307,33 +323,24 @@ def minimize_rprop(
     return res
 
 
-def _result(S, P, status, f, nfev, njev, x0):
-    best = int(P[K.BEST])
-    if best < 0:
-        # Nothing finite was seen: report the start and what it gave.
-        x, fun = x0.copy(), f
-        jac = np.full(x0.size, np.nan)
-        message = _NONFINITE_AT_START
+_NO_BOUNDS = np.empty(0)
+
+
+def _result(run, status, f):
+    """The OptimizeResult of a finished run; it takes over the run's arrays."""
+    nit, nfev, njev = K.counts(run)
+    best = K.best(run)
+    if best is None:
+        # Nothing finite was seen: report the start (never moved) and what it gave.
+        x, fun = K.current_x(run).copy(), f
+        jac = np.full(x.size, np.nan)
+        message = NONFINITE_AT_START
     else:
-        x, fun = S[best].copy(), float(P[K.F_BEST])
-        jac = S[best + K.G_A - K.X_A].copy()
-        message = _MESSAGES[status]
+        x, fun, jac = best
+        message = status.message
     return OptimizeResult(
-        x=x, fun=fun, jac=jac, nit=max(int(P[K.NIT]) - 1, 0), nfev=nfev,
-        njev=njev, status=_public_status(status), success=status in _SUCCESS,
-        message=message, step_size=S[K.STEP].copy())
-
-
-def _public_status(status):
-    return 99 if status == K.CALLBACK_STOP else status - 1
-
-
-def _run_compiled(fun, jac, jac_mode, args, state):
-    evaluate = {JAC_CALLABLE: evaluate_callable, JAC_WITH_FUN: evaluate_with_fun}.get(
-        jac_mode, evaluate_fd)
-    # jac is a placeholder unless callable: numba needs a function there.
-    return run_compiled(evaluate, fun, jac if jac_mode == JAC_CALLABLE else fun, args,
-                        state, jac_mode == JAC_3POINT)
+        x=x, fun=fun, jac=jac, nit=nit, nfev=nfev, njev=njev, status=int(status),
+        success=status.success, message=message, step_size=K.step_size(run))
 
 
 def _is_dispatcher(obj):
@@ -443,17 +450,49 @@ def _tolerance(name, value):
     return value
 
 
-def _scale(x0, lower, upper):
-    """Per-variable scale: the smaller of |x0| and the bounds' width, else 1."""
-    width = upper - lower
-    candidates = np.where(np.isfinite(width) & (width > 0), width, np.inf)
-    candidates = np.minimum(candidates, np.where(x0 != 0, np.abs(x0), np.inf))
-    return np.where(np.isfinite(candidates), candidates, 1.0)
+def _scale_and_step(x0, lower, upper):
+    """Per-variable scale (the smaller of |x0| and the bounds' width, else 1)
+    and the default initial step, a fraction of it."""
+    scale = np.empty(x0.size, dtype=np.float32)
+    step = np.empty(x0.size)
+    _fill_scale_and_step(x0, _NO_BOUNDS if lower is None else lower,
+                         _NO_BOUNDS if upper is None else upper, INITIAL_STEP_FRACTION,
+                         scale, step)
+    return scale, step
 
 
-def _initial_step(initial_step, x_scale, n):
-    if initial_step is None:
-        return INITIAL_STEP_FRACTION * x_scale
+@numba.njit(cache=True)
+def _fill_scale_and_step(x0, lower, upper, fraction, scale, step):
+    # One pass, no temporaries: at large n every array of size n counts.
+    bounded = lower.shape[0] > 0
+    for i in range(x0.shape[0]):
+        c = np.inf
+        if bounded:
+            width = upper[i] - lower[i]
+            if np.isfinite(width) and width > 0.0:
+                c = width
+        a = abs(x0[i])
+        if a != 0.0 and a < c:
+            c = a
+        if not np.isfinite(c):
+            c = 1.0
+        scale[i] = c
+        step[i] = fraction * c
+
+
+def _stall_window(stall_window, n):
+    if stall_window is None:
+        return default_stall_window(n)
+    window = _count("stall_window", stall_window, minimum=0)
+    return np.inf if window == 0 else window
+
+
+def default_stall_window(n):
+    """Steps without a new best f after which a run stops (see `minimize_rprop`)."""
+    return 1000 + 50 * n
+
+
+def _initial_step(initial_step, n):
     try:
         step = np.asarray(initial_step)
         # A string or complex number would be cast (or its imaginary part dropped).
@@ -468,4 +507,7 @@ def _initial_step(initial_step, x_scale, n):
                          f"{step.shape}")
     if not (np.all(step > 0) and np.all(np.isfinite(step))):
         raise ValueError("initial_step must be positive and finite")
-    return np.broadcast_to(step, (n,)).copy()
+    return np.broadcast_to(step, (n,))
+
+
+_DEFAULTS = {name: p.default for name, p in inspect.signature(minimize_rprop).parameters.items()}

@@ -1,4 +1,10 @@
-"""The user's objective in its three forms, evaluated as ``(f, g)`` with exact counts.
+"""The user's objective in its forms, evaluated as ``(f, g, calls)``, in Python and compiled.
+
+Each form (``jac`` callable, ``jac=True``, finite differences) has a Python
+evaluator and a compiled twin side by side here, and :func:`evaluator` is the
+one place that picks them. Every evaluator returns ``f``, the gradient (a
+placeholder when f is not finite: it is then not computed) and the number of
+calls of ``fun`` it made; the kernel does all the counting from that.
 
 The finite-difference gradient is written once, in plain Python that numba
 also compiles, so that the Python driver and the compiled driver take the very
@@ -12,10 +18,7 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-EPS = np.finfo(float).eps
-REL_STEP_2POINT = EPS ** 0.5
-REL_STEP_3POINT = EPS ** (1 / 3)
-TINY = np.finfo(float).tiny
+from ._numerics import REL_STEP_2POINT, REL_STEP_3POINT, TINY
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -39,7 +42,8 @@ def fd_gradient(fun, args, x, f0, lower, upper, x_scale, three_point, g):
     calls = 0
     rel = REL_STEP_3POINT if three_point else REL_STEP_2POINT
     for i in range(n):
-        h = rel * max(abs(x[i]), x_scale[i])
+        # float(): the scale may be float32, and NumPy would keep h in float32.
+        h = rel * max(abs(x[i]), float(x_scale[i]))
         d, c = _fd_partial(fun, args, xh, i, f0, lower[i], upper[i], h, three_point)
         calls += c
         h_wide = rel * max(abs(x[i]), 1.0)
@@ -127,77 +131,116 @@ def _gradient(value, shape):
     return g
 
 
-class Objective:
-    """``f, g = objective.evaluate(x)`` over the user's forms, counting every call.
+#: Stands in for the gradient when f is not finite (the kernel never reads it).
+_NO_GRADIENT = np.empty(0)
+
+
+def jac_calls(jac_mode):
+    """Calls of ``jac`` per evaluation: ``(when f is finite, when it is not)``."""
+    return {JAC_CALLABLE: (1, 0), JAC_WITH_FUN: (1, 1)}.get(jac_mode, (0, 0))
+
+
+def evaluator(jac_mode, compiled, fun=None, jac=None, args=(), lower=None, upper=None,
+              x_scale=None):
+    """The evaluator for ``jac_mode``: compiled for the compiled loop, else for the Python loop.
+
+    The compiled ones are numba functions ``evaluate(fun, jac, args, x, lower,
+    upper, x_scale, g_buffer, three_point) -> (f, g, calls)``, the Python ones
+    closures ``evaluate(x) -> (f, g, calls)`` over the other arguments.
+    """
+    if compiled:
+        return {JAC_CALLABLE: _compiled_callable,
+                JAC_WITH_FUN: _compiled_with_fun}.get(jac_mode, _compiled_fd)
+    return _python_evaluator(fun, jac, jac_mode, args, lower, upper, x_scale)
+
+
+def _python_evaluator(fun, jac, jac_mode, args, lower, upper, x_scale):
+    """``evaluate(x) -> (f, g, calls)`` for the Python loop.
 
     The driver hands over its own copy of the iterate (as SciPy does), so a
     function that keeps its argument cannot disturb the run; finite
-    differences copy each shifted point for the same reason. A non-finite f is
-    returned without evaluating the gradient (g is then ``None``).
-
-    ``evaluate`` is a closure built for the one form in use: the Python driver
-    calls it every iteration, where attribute look-ups and counter updates
-    would cost more than the kernel's work on a small problem. So the
-    closures with an analytic gradient count nothing: each evaluation is one
-    call of ``fun`` (the kernel counts those it is told of) and, unless f was
-    not finite, one of ``jac``; :meth:`njev` derives that total.
+    differences copy each shifted point for the same reason. The closure is
+    built for the one form in use: the Python loop calls it every step, where
+    attribute look-ups would cost more than the kernel's work on a small
+    problem.
     """
+    shape = x_scale.shape
+    isfinite, ndarray, float64 = math.isfinite, np.ndarray, _FLOAT64
 
-    def __init__(self, fun, jac, jac_mode, args, lower, upper, x_scale, fd_calls):
-        # fd_calls: a one-element array that finite differences add their
-        # calls to (the kernel's count, which its maxfev rule reads).
-        self.jac_mode = jac_mode
-        shape = lower.shape
-        isfinite, ndarray, float64 = math.isfinite, np.ndarray, _FLOAT64
+    def evaluate_callable(x):
+        f = fun(x, *args)
+        if not isinstance(f, float):
+            f = _as_scalar(f)
+        if not isfinite(f):
+            return f, _NO_GRADIENT, 1
+        g = jac(x, *args)
+        if type(g) is ndarray and g.dtype is float64 and g.shape == shape:
+            return f, g, 1
+        return f, _gradient(g, shape), 1
 
-        def evaluate_callable(x):
-            f = fun(x, *args)
-            if not isinstance(f, float):
-                f = _as_scalar(f)
-            if not isfinite(f):
-                return f, None
-            g = jac(x, *args)
-            if type(g) is ndarray and g.dtype is float64 and g.shape == shape:
-                return f, g
-            return f, _gradient(g, shape)
+    def evaluate_with_fun(x):
+        out = fun(x, *args)
+        try:
+            f, g = out
+        except (TypeError, ValueError):
+            raise ValueError(
+                "with jac=True, fun must return a pair (f, g), got "
+                f"{type(out).__name__}") from None
+        if not isinstance(f, float):
+            f = _as_scalar(f)
+        if not isfinite(f):
+            return f, _NO_GRADIENT, 1
+        if type(g) is ndarray and g.dtype is float64 and g.shape == shape:
+            return f, g, 1
+        return f, _gradient(g, shape), 1
 
-        def evaluate_with_fun(x):
-            out = fun(x, *args)
-            try:
-                f, g = out
-            except (TypeError, ValueError):
-                raise ValueError(
-                    "with jac=True, fun must return a pair (f, g), got "
-                    f"{type(out).__name__}") from None
-            if not isinstance(f, float):
-                f = _as_scalar(f)
-            if not isfinite(f):
-                return f, None
-            if type(g) is ndarray and g.dtype is float64 and g.shape == shape:
-                return f, g
-            return f, _gradient(g, shape)
+    def fun_copy(x, *args):
+        return _as_scalar(fun(x.copy(), *args))
 
-        def fun_counted(x, *args):
-            fd_calls[0] += 1.0
-            return _as_scalar(fun(x.copy(), *args))
+    def evaluate_fd(x):
+        f = _as_scalar(fun(x, *args))
+        if not isfinite(f):
+            return f, _NO_GRADIENT, 1
+        g = np.empty(shape)
+        calls = fd_gradient(fun_copy, args, x, f, lower, upper, x_scale,
+                            jac_mode == JAC_3POINT, g)
+        return f, g, 1 + calls
 
-        def evaluate_fd(x):
-            f = _as_scalar(fun(x, *args))
-            if not isfinite(f):
-                return f, None
-            g = np.empty(shape)
-            fd_gradient(fun_counted, args, x, f, lower, upper, x_scale,
-                        jac_mode == JAC_3POINT, g)
-            return f, g
-
-        self.evaluate = {JAC_CALLABLE: evaluate_callable,
-                         JAC_WITH_FUN: evaluate_with_fun}.get(jac_mode, evaluate_fd)
-
-    def njev(self, evaluations, gradients):
-        """Calls of ``jac`` after ``evaluations`` calls of ``evaluate``, ``gradients``
-        of which returned a gradient (the calls of ``fun`` the kernel counts)."""
-        if self.jac_mode == JAC_CALLABLE:
-            return gradients
-        return evaluations if self.jac_mode == JAC_WITH_FUN else 0
+    return {JAC_CALLABLE: evaluate_callable,
+            JAC_WITH_FUN: evaluate_with_fun}.get(jac_mode, evaluate_fd)
 
 
+# The compiled evaluators share one signature, so that the compiled loop takes
+# any of them; each is compiled only for the form it handles. They are
+# specialised to the user's functions, whose numba types are keyed by object
+# identity: no on-disk cache could ever be hit again, so none is written
+# (cache=True here even fails when a user's dispatcher is collected).
+
+@numba.njit(nogil=True)
+def _compiled_callable(fun, jac, args, x, lower, upper, x_scale, g_buffer, three_point):
+    f = float(fun(x, *args))
+    if not math.isfinite(f):
+        return f, g_buffer, 1
+    g = np.asarray(jac(x, *args), dtype=np.float64)
+    if g.shape != x.shape:
+        raise ValueError("jac must return an array of the shape of x0")
+    return f, g, 1
+
+
+@numba.njit(nogil=True)
+def _compiled_with_fun(fun, jac, args, x, lower, upper, x_scale, g_buffer, three_point):
+    f, g = fun(x, *args)
+    g = np.asarray(g, dtype=np.float64)
+    if g.shape != x.shape:
+        raise ValueError("with jac=True, fun must return (f, g) with g of the shape of x0")
+    return float(f), g, 1
+
+
+@numba.njit(nogil=True)
+def _compiled_fd(fun, jac, args, x, lower, upper, x_scale, g_buffer, three_point):
+    f = float(fun(x, *args))
+    if not math.isfinite(f):
+        return f, g_buffer, 1
+    calls = fd_gradient_compiled(fun, args, x, f, lower, upper, x_scale, three_point,
+                                 g_buffer)
+    return f, g_buffer, 1 + calls

@@ -29,7 +29,7 @@ from signmin import minimize_rprop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
-OFF = dict(xtol=0.0, ftol=0.0, gtol=0.0)
+OFF = dict(xtol=0.0, ftol=0.0, gtol=0.0, stall_window=0)
 #: A run that legitimately goes on for long (huge maxiter, tolerances 0) is
 #: stopped by the objective after this many calls.
 BUDGET = 3000
@@ -589,9 +589,14 @@ def test_the_python_driver_allocates_nothing_that_grows_with_the_iterations(
         return lambda: minimize_rprop(call_fun, np.zeros(n), jac=call_jac, callback=cb,
                                       maxiter=iterations, **OFF)
 
-    run(50)()  # numba dispatch caches and first-call imports
-    peak_short, kept_short = traced_run(run(1_000))
-    peak_long, kept_long = traced_run(run(10_000))
+    # Numba dispatch caches, first-call imports and CPython's own pools fill up
+    # over the first runs (traced or not), whatever their length.
+    for _ in range(3):
+        traced_run(run(1_000))
+    # The least of three runs: a peak can catch a passing allocation of
+    # CPython's own by chance.
+    peak_short, kept_short = np.min([traced_run(run(1_000)) for _ in range(3)], axis=0)
+    peak_long, kept_long = np.min([traced_run(run(10_000)) for _ in range(3)], axis=0)
     # Criterion: ten times the iterations moves the peak by less than 512 bytes
     # (a single extra float64 array of x's size would be 8 n bytes) and leaves
     # nothing behind once the result is dropped.

@@ -11,7 +11,7 @@ from signmin import minimize_rprop
 
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
-NO_STOP = dict(xtol=0, ftol=0, gtol=0)
+NO_STOP = dict(xtol=0, ftol=0, gtol=0, stall_window=0)
 
 
 @numba.njit(cache=True)

@@ -107,7 +107,7 @@ def test_irprop_minus_takes_the_iterates_of_torch_optim_rprop(problem):
     steps = reference.shape[0] - 1
     points, res = trajectory(fun, jac, reference[0], variant="irprop-", initial_step=0.01,
                              etas=(0.5, 1.2), step_sizes=(1e-6, 50), maxiter=steps,
-                             xtol=0, ftol=0, gtol=0)
+                             xtol=0, ftol=0, gtol=0, stall_window=0)
     assert res.nit == steps
     np.testing.assert_allclose(points, reference, rtol=0, atol=1e-12)
 
@@ -284,7 +284,7 @@ def test_ftol_stops_at_the_noise_floor_of_f():
 
 def test_zero_tolerances_switch_the_rules_off():
     res = minimize_rprop(lambda x: float(np.sum(x**2)), [1.0], jac=lambda x: 2 * x,
-                         xtol=0, ftol=0, gtol=0, maxiter=3000)
+                         xtol=0, ftol=0, gtol=0, stall_window=0, maxiter=3000)
     assert res.status == 3 and res.nit == 3000
 
 

@@ -19,7 +19,8 @@ from signmin import minimize_rprop
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
 MINUS_VARIANTS = ["rprop-", "irprop-"]
 JAC_MODES = ["callable", "true", "2-point", "3-point"]
-OFF = dict(xtol=0.0, ftol=0.0, gtol=0.0)  # stopping rules off: maxiter=N gives N steps
+# Stopping rules off: maxiter=N gives N steps.
+OFF = dict(xtol=0.0, ftol=0.0, gtol=0.0, stall_window=0)
 
 
 # --- a family of smooth test functions -------------------------------------------------
