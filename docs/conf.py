@@ -273,11 +273,13 @@ def write_generated():
                           into="docs/nist_table.md"))
     (GENERATED / "nist_table.md").write_text(table, encoding="utf-8")
 
-    functions = [name for name in ("minimize_rprop", "curve_fit") if hasattr(signmin, name)]
+    functions = [name for name in ("minimize_rprop", "curve_fit", "curve_fit_many")
+                 if hasattr(signmin, name)]
     api = ".. currentmodule:: signmin\n\n.. autosummary::\n\n"
-    api += "".join(f"   {name}\n" for name in functions) + "\n"
+    api += "".join(f"   {name}\n" for name in [*functions, "Status"]) + "\n"
     for name in functions:
         api += f"{name}\n{'-' * len(name)}\n\n.. autofunction:: {name}\n\n"
+    api += "Status\n------\n\n.. autoclass:: Status\n   :members: success, message\n\n"
     if "curve_fit" not in functions:
         api += ("curve_fit\n---------\n\n``signmin.curve_fit`` is not part of this build "
                 "of signmin yet.\n")

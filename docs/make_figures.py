@@ -296,6 +296,8 @@ def status_rows():
         _ends_with(4, maxfev=3),
         _ends_with(5, fun=lambda x: float(np.sum(np.log(x))), jac=lambda x: 1.0 / x, x0=[3.0]),
         _ends_with(5, fun=lambda x: np.nan, x0=[3.0]),
+        _ends_with(6, fun=lambda x: 1.0, jac=lambda x: np.ones(1), x0=[0.0], stall_window=20),
+        _ends_with(7, until_bracketed=True),
         _ends_with(99, callback=_stop_early),
     ]
     return [(res.status, bool(res.success), res.message) for res in runs]

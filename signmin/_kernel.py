@@ -43,7 +43,7 @@ from numba.core import types
 from numba.experimental import structref
 
 from ._numerics import EPS
-from ._status import Status
+from ._status import FTOL_WINDOW, Status
 
 # Variants.
 RPROP_PLUS, RPROP_MINUS, IRPROP_PLUS, IRPROP_MINUS = range(4)
@@ -59,18 +59,21 @@ REPEAT = -2
 # (Plain ints, named apart from the header slots below.)
 STOP_NONFINITE, STOP_GTOL, STOP_XTOL, STOP_FTOL = (
     int(Status.NONFINITE), int(Status.GTOL), int(Status.XTOL), int(Status.FTOL))
-STOP_MAXITER, STOP_MAXFEV, STOP_NO_PROGRESS = (
-    int(Status.MAXITER), int(Status.MAXFEV), int(Status.NO_PROGRESS))
+STOP_MAXITER, STOP_MAXFEV, STOP_NO_PROGRESS, STOP_BRACKETED = (
+    int(Status.MAXITER), int(Status.MAXFEV), int(Status.NO_PROGRESS), int(Status.BRACKETED))
 
-#: The ftol rule looks this many iterations back.
-FTOL_WINDOW = 10
+#: From this many variables on, the update runs on all cores (numba.prange)...
+PARALLEL_THRESHOLD = 200_000
+#: ...in chunks of this many coordinates (fixed, so results never depend on threads).
+PARALLEL_CHUNK = 65_536
 
 # Slots of the header (options first, then the scalar state). Offsets into
 # ``State.header``; nothing outside this module reads them.
 (_ETA_MINUS, _ETA_PLUS, _STEP_MIN, _STEP_MAX, _XTOL, _FTOL, _GTOL, _MAXITER, _MAXFEV,
- _EVAL_COST, _STALL_WINDOW, _JAC_CALLS, _JAC_CALLS_NONFINITE,
- _CUR, _BEST, _F_BEST, _F_PREV, _NIT, _NFEV, _NJEV, _SINCE_BEST, _RING_POS,
- _RING) = range(23)
+ _EVAL_COST, _STALL_WINDOW, _STALL_START, _JAC_CALLS, _JAC_CALLS_NONFINITE,
+ _CUR, _BEST, _F_BEST, _F_PREV, _NIT, _NFEV, _NJEV, _SINCE_BEST, _IMPROVEMENTS,
+ _MODE, _ALPHA, _GAINED, _PERIOD, _PERIOD_MAX, _SINCE_PATTERN, _RING_POS,
+ _RING) = range(31)
 _HEADER = _RING + 2 * FTOL_WINDOW
 
 
@@ -88,12 +91,14 @@ class State(structref.StructRefProxy):
     ``g_best`` (the best point's gradient), ``step`` (Δ), ``sign`` (int8, the
     sign of the previous partial derivative), ``dx_prev`` (the last step, for
     the backtracking variants), ``lower`` and ``upper`` (bounded runs),
-    ``scale`` (float32, each variable's scale for tolerances and floors).
+    ``scale`` (float32, each variable's scale for tolerances and floors),
+    ``flipped`` (int8: whether each sign has changed once, for the bracket
+    rule), ``anchor`` (the pattern moves' anchor, then their direction).
     """
 
 
 _FIELDS = ["header", "x_a", "x_b", "g_best", "step", "sign", "dx_prev", "lower", "upper",
-           "scale"]
+           "scale", "flipped", "anchor"]
 structref.define_proxy(State, _StateType, _FIELDS)
 
 
@@ -113,7 +118,7 @@ class Run:
 
 def new_state(*, x0, lower, upper, scale, step0, variant, eta_minus, eta_plus, step_min,
               step_max, xtol, ftol, gtol, maxiter, maxfev, eval_cost, stall_window,
-              jac_calls, jac_calls_nonfinite):
+              jac_calls, jac_calls_nonfinite, until_bracketed=False, accelerate=False):
     """Allocate a run's state at ``x0`` (a float64 array it takes over, not a
     copy); keywords only, so no two can be swapped.
 
@@ -129,21 +134,28 @@ def new_state(*, x0, lower, upper, scale, step0, variant, eta_minus, eta_plus, s
     header[_STEP_MIN], header[_STEP_MAX] = step_min, step_max
     header[_XTOL], header[_FTOL], header[_GTOL] = xtol, ftol, gtol
     header[_MAXITER], header[_MAXFEV], header[_EVAL_COST] = maxiter, maxfev, eval_cost
-    header[_STALL_WINDOW] = stall_window
+    # Until f first improves on f(x0) the window is n times longer: a run may
+    # climb out of a good start before it descends (measured: Moré et al.'s
+    # discrete boundary value problem spends 7,404 steps above f(x0) at n = 24).
+    header[_STALL_WINDOW], header[_STALL_START] = stall_window, stall_window * n
     header[_JAC_CALLS], header[_JAC_CALLS_NONFINITE] = jac_calls, jac_calls_nonfinite
     header[_CUR], header[_BEST] = 0.0, -1.0
     header[_F_BEST] = header[_F_PREV] = np.inf
+    header[_PERIOD], header[_PERIOD_MAX] = 2.0 * n, 16.0 * n
     header[_RING:] = np.inf
     x_a = x0  # the front door's own copy: the state takes it over
     step = np.empty(n)
     _clip_into(step, step0, step_min, step_max)
     bounded = lower is not None
-    return Run((variant, bounded, xtol > 0.0, ftol > 0.0),
+    parallel = n >= PARALLEL_THRESHOLD and numba.config.NUMBA_NUM_THREADS > 1
+    return Run((variant, bounded, xtol > 0.0, ftol > 0.0, until_bracketed, accelerate, parallel),
                header=header, x_a=x_a, x_b=np.empty(n), g_best=np.empty(n), step=step,
                sign=np.zeros(n, dtype=np.int8),
                dx_prev=np.zeros(n) if variant in BACKTRACKING else empty,
                lower=lower if bounded else empty, upper=upper if bounded else empty,
-               scale=np.asarray(scale, dtype=np.float32))
+               scale=np.asarray(scale, dtype=np.float32),
+               flipped=np.zeros(n, dtype=np.int8) if until_bracketed else _EMPTY_INT8,
+               anchor=x0.copy() if accelerate else empty)
 
 
 @numba.njit(cache=True)
@@ -160,65 +172,48 @@ def _sign(v):
 
 @numba.njit(cache=True)
 def _copy_if_finite(g, out):
-    """Copy g into out; False (out then partly written) if g is not finite."""
+    """Copy g into out; False (out untouched: it is the previous best
+    point's gradient) if g is not finite."""
     for i in range(g.shape[0]):
-        gi = g[i]
-        if not math.isfinite(gi):
+        if not math.isfinite(g[i]):
             return False
-        out[i] = gi
+    out[:] = g
     return True
 
 
-def _make_tell(variant, bounded, xtol_on, ftol_on):
-    """``tell`` for one variant, with or without bounds, xtol and ftol.
+@numba.njit(cache=True, parallel=True)
+def _copy_if_finite_parallel(g, out):
+    n = g.shape[0]
+    chunks = (n + PARALLEL_CHUNK - 1) // PARALLEL_CHUNK
+    ok = np.empty(chunks, dtype=np.bool_)
+    for c in numba.prange(chunks):
+        a = c * PARALLEL_CHUNK
+        ok[c] = _copy_if_finite(g[a:min(n, a + PARALLEL_CHUNK)], out[a:min(n, a + PARALLEL_CHUNK)])
+    return ok.all()
 
-    The four arguments are compile-time constants of the function made here:
-    each combination compiles to its own loop, and a branch they decide is
-    not in it. Every combination comes from this one source.
+
+_EMPTY_INT8 = np.zeros(0, dtype=np.int8)
+
+
+def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel):
+    """``tell`` for one variant, with or without bounds, xtol, ftol, the
+    bracket rule (stop once every sign has changed) and pattern moves.
+
+    The arguments are compile-time constants of the function made here: each
+    combination compiles to its own loop, and a branch they decide is not in
+    it. Every combination comes from this one source.
     """
     backtracks = variant in BACKTRACKING
-    halts = variant == IRPROP_MINUS
+    continues = variant == RPROP_MINUS
     undo_always = variant == RPROP_PLUS
 
     @numba.njit(cache=True)
-    def tell(state, g, f, calls):
-        """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
-
-        ``calls`` is the calls of ``fun`` the evaluation took (0 when the
-        driver tells the previous f and g again after ``REPEAT``). The proposal
-        is written in place, or into the other x buffer when the current
-        iterate becomes the best point. Returns ``CONTINUE``, ``REPEAT`` or
-        the Status that ends the run.
-        """
-        h = state.header
-        h[_NFEV] += calls
-        if not math.isfinite(f):
-            # Not a step: the run ends at the best point before it.
-            if calls > 0:
-                h[_NJEV] += h[_JAC_CALLS_NONFINITE]
-            return STOP_NONFINITE
-        h[_NIT] += 1.0
-        if calls > 0:
-            h[_NJEV] += h[_JAC_CALLS]
-        cur = h[_CUR] != 0.0
-        x = state.x_b if cur else state.x_a
-        x_next = x
-        if f < h[_F_BEST]:
-            if not _copy_if_finite(g, state.g_best):
-                return STOP_NONFINITE
-            # The best point stays where it is; the proposal goes to the
-            # other buffer, which held the previous best.
-            x_next = state.x_a if cur else state.x_b
-            h[_BEST] = h[_CUR]
-            h[_CUR] = 0.0 if cur else 1.0
-            h[_F_BEST] = f
-            h[_SINCE_BEST] = 0.0
-        else:
-            h[_SINCE_BEST] += 1.0
-        went_up = f > h[_F_PREV]
-        h[_F_PREV] = f
+    def rprop_step(state, h, x, g, x_next, went_up, start, stop):
+        """The Rprop update of coordinates ``start:stop`` from ``x`` with
+        gradient ``g``, the proposal written into ``x_next``; returns what the
+        rules need."""
         step, sign, dx_prev = state.step, state.sign, state.dx_prev
-        lower, upper, scale = state.lower, state.upper, state.scale
+        lower, upper, scale, flipped = state.lower, state.upper, state.scale, state.flipped
         eta_minus, eta_plus = h[_ETA_MINUS], h[_ETA_PLUS]
         step_min, step_max = h[_STEP_MIN], h[_STEP_MAX]
         xtol, gtol = h[_XTOL], h[_GTOL]
@@ -227,8 +222,11 @@ def _make_tell(variant, bounded, xtol_on, ftol_on):
         g_converged = True
         x_converged = xtol_on
         moved = False
+        bracketed = bracket_on
         max_step = 0.0
-        for i in range(x.shape[0]):
+        # Written without branches that the data decide (selects and
+        # unconditional stores), so that the compiler can vectorise the loop.
+        for i in range(start, stop):
             gi = g[i]
             xi = x[i]
             finite &= math.isfinite(gi)
@@ -241,27 +239,23 @@ def _make_tell(variant, bounded, xtol_on, ftol_on):
                 # The box blocks the descent here: the projected gradient is
                 # zero, and the step must not grow while x stays put.
                 blocked = (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
-            if blocked:
-                gi = 0.0
-                dx = 0.0
-                sign[i] = s
-            else:
-                if flip > 0:
-                    di = min(di * eta_plus, step_max)
-                elif flip < 0:
-                    # A step below the spacing of floats around x moves
-                    # nothing, and one that reached 0 could never grow again.
-                    di = max(di * eta_minus, step_min, EPS * max(abs(xi), scale[i]))
-                step[i] = di
-                if flip < 0 and backtracks:
-                    dx = -dx_prev[i] if undo else 0.0
-                    sign[i] = 0
-                elif flip < 0 and halts:
-                    dx = 0.0
-                    sign[i] = 0
-                else:
-                    dx = -s * di
-                    sign[i] = s
+                flip = 0 if blocked else flip
+                gi = 0.0 if blocked else gi
+            grown = min(di * eta_plus, step_max)
+            # A step below the spacing of floats around x moves nothing, and
+            # one that reached 0 could never grow again.
+            shrunk = max(di * eta_minus, step_min, EPS * max(abs(xi), scale[i]))
+            di = grown if flip > 0 else (shrunk if flip < 0 else di)
+            step[i] = di
+            # What a sign change does is the variant's: move on (rprop-),
+            # stay (irprop-), take the last step back (rprop+, and irprop+
+            # when f went up).
+            s_move = 0 if (flip < 0 and not continues) else s
+            dx = -s_move * di
+            if backtracks:
+                dx = (-dx_prev[i] if undo else 0.0) if flip < 0 else dx
+            dx = 0.0 if blocked else dx
+            sign[i] = s if blocked else s_move
             x_new = xi + dx
             if bounded:
                 x_new = min(max(x_new, lo), hi)
@@ -274,8 +268,95 @@ def _make_tell(variant, bounded, xtol_on, ftol_on):
                 # A coordinate with no information (a zero or blocked partial
                 # derivative) has nothing to converge to: it does not count.
                 x_converged &= (gi == 0.0 or di <= xtol * max(abs(xi), scale[i]))
-            if ftol_on and not blocked:
-                max_step = max(max_step, di)
+            if ftol_on:
+                max_step = max(max_step, 0.0 if blocked else di)
+            if bracket_on:
+                flipped[i] = 1 if flip < 0 else flipped[i]
+                # A coordinate with no information cannot bracket anything.
+                bracketed &= flipped[i] != 0 or gi == 0.0
+        return finite, g_converged, x_converged, moved, bracketed, max_step
+
+    if parallel:
+        @numba.njit(cache=True, parallel=True)
+        def rprop_all(state, h, x, g, x_next, went_up):
+            # Chunks of a fixed size, whatever the threads: each coordinate's
+            # update is its own, and the rules combine by and, or and max,
+            # which no order changes, so the run is bit-identical to the
+            # single-thread loop.
+            n = x.shape[0]
+            chunks = (n + PARALLEL_CHUNK - 1) // PARALLEL_CHUNK
+            flags = np.empty((chunks, 5), dtype=np.bool_)
+            steps = np.empty(chunks)
+            for c in numba.prange(chunks):
+                a = c * PARALLEL_CHUNK
+                r = rprop_step(state, h, x, g, x_next, went_up, a, min(n, a + PARALLEL_CHUNK))
+                flags[c, 0], flags[c, 1], flags[c, 2], flags[c, 3], flags[c, 4] = r[:5]
+                steps[c] = r[5]
+            return (flags[:, 0].all(), flags[:, 1].all(), flags[:, 2].all(),
+                    flags[:, 3].any(), flags[:, 4].all(), steps.max())
+    else:
+        @numba.njit(cache=True)
+        def rprop_all(state, h, x, g, x_next, went_up):
+            return rprop_step(state, h, x, g, x_next, went_up, 0, x.shape[0])
+
+    copy_best = _copy_if_finite_parallel if parallel else _copy_if_finite
+
+    @numba.njit(cache=True)
+    def tell(state, g, f, calls):
+        """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
+
+        ``calls`` is the calls of ``fun`` the evaluation took (0 when the
+        driver tells the previous f and g again after ``REPEAT``). The proposal
+        is written in place, or into the other x buffer when the current
+        iterate becomes the best point. Returns ``CONTINUE``, ``REPEAT`` or
+        the Status that ends the run.
+        """
+        h = state.header
+        _count(h, f, calls)
+        if not math.isfinite(f):
+            # Not a step: the run ends at the best point before it.
+            return STOP_NONFINITE
+        h[_NIT] += 1.0
+        cur = h[_CUR] != 0.0
+        x = state.x_b if cur else state.x_a
+        other = state.x_a if cur else state.x_b
+        x_next = x
+        is_best = f < h[_F_BEST]
+        if is_best:
+            if not copy_best(g, state.g_best):
+                return STOP_NONFINITE
+            # The best point stays where it is; the proposal goes to the
+            # other buffer, which held the previous best.
+            x_next = other
+            h[_BEST] = h[_CUR]
+            h[_CUR] = 0.0 if cur else 1.0
+            h[_F_BEST] = f
+            h[_SINCE_BEST] = 0.0
+            h[_IMPROVEMENTS] += 1.0
+        else:
+            h[_SINCE_BEST] += 1.0
+        if accel_on:
+            if h[_MODE] != 0.0:
+                if is_best:
+                    # The trial beat the best: go twice as far along d.
+                    _pattern_point(state, x, x_next, h[_ALPHA])
+                    h[_ALPHA] *= 2.0
+                    h[_GAINED] = 1.0
+                    return _budget_status(h)
+                # The last trial failed: the Rprop step resumes from the best
+                # point (x_next here), with its gradient and signs.
+                _end_pattern(state, h, other)
+                x, g, f, x_next = other, state.g_best, h[_F_BEST], x
+            elif is_best and h[_SINCE_PATTERN] >= h[_PERIOD] and _start_pattern(state, x):
+                _pattern_point(state, x, x_next, 1.0)
+                h[_MODE], h[_ALPHA], h[_GAINED] = 1.0, 1.0, 0.0
+                h[_F_PREV] = f
+                return _budget_status(h)
+            h[_SINCE_PATTERN] += 1.0
+        went_up = f > h[_F_PREV]
+        h[_F_PREV] = f
+        finite, g_converged, x_converged, moved, bracketed, max_step = rprop_all(
+            state, h, x, g, x_next, went_up)
         if not finite:
             return STOP_NONFINITE
         ftol_met = False
@@ -287,18 +368,96 @@ def _make_tell(variant, bounded, xtol_on, ftol_on):
             return STOP_XTOL
         if ftol_met:
             return STOP_FTOL
-        if h[_SINCE_BEST] >= h[_STALL_WINDOW]:
+        if bracketed:
+            return STOP_BRACKETED
+        if _stalled(h):
             return STOP_NO_PROGRESS
         if h[_NIT] > h[_MAXITER]:
             return STOP_MAXITER
         if not moved:
             return REPEAT
-        # Stop before an evaluation that could pass maxfev.
-        if h[_NFEV] + h[_EVAL_COST] > h[_MAXFEV]:
-            return STOP_MAXFEV
-        return CONTINUE
+        return _budget_status(h)
 
     return tell
+
+
+@numba.njit(cache=True)
+def _stalled(h):
+    # The first told point is the first best; later ones are improvements.
+    window = h[_STALL_WINDOW] if h[_IMPROVEMENTS] > 1.0 else h[_STALL_START]
+    return h[_SINCE_BEST] >= window
+
+
+@numba.njit(cache=True)
+def _budget_status(h):
+    if _stalled(h):
+        return STOP_NO_PROGRESS
+    if h[_NIT] > h[_MAXITER]:
+        return STOP_MAXITER
+    # Stop before an evaluation that could pass maxfev.
+    if h[_NFEV] + h[_EVAL_COST] > h[_MAXFEV]:
+        return STOP_MAXFEV
+    return CONTINUE
+
+
+# Pattern moves (Hooke & Jeeves 1961), decided by f comparisons alone: every
+# PERIOD Rprop steps that end on a new best point, the net displacement d since
+# the last such move (the anchor) is tried as a move from the best point, then
+# twice, four times ... as far while f keeps falling. Where the Rprop steps of
+# several coordinates zigzag along a curved valley, d points down the valley.
+# The trial points are made of x values only, so every invariance of the sign
+# method holds. The period halves after a move that gained and doubles after
+# one that did not, within [2, 16 n].
+
+
+@numba.njit(cache=True)
+def _start_pattern(state, x):
+    """Turn the anchor row into d = x - anchor; False (anchor set to x) if d = 0."""
+    anchor = state.anchor
+    nonzero = False
+    for i in range(x.shape[0]):
+        d = x[i] - anchor[i]
+        anchor[i] = d
+        nonzero |= d != 0.0
+    if not nonzero:
+        anchor[:] = x
+    return nonzero
+
+
+@numba.njit(cache=True)
+def _pattern_point(state, x, out, alpha):
+    """out = x + alpha * d, inside the box."""
+    d, lower, upper = state.anchor, state.lower, state.upper
+    bounded = lower.shape[0] > 0
+    for i in range(x.shape[0]):
+        v = x[i] + alpha * d[i]
+        if bounded:
+            v = min(max(v, lower[i]), upper[i])
+        out[i] = v
+
+
+@numba.njit(cache=True)
+def _end_pattern(state, h, x_best):
+    state.anchor[:] = x_best
+    if h[_GAINED] != 0.0:
+        h[_PERIOD] = max(2.0, h[_PERIOD] // 2.0)
+        # The signs and last steps belong to the point the move left: a sign
+        # change against them is no overshoot, and nothing is to be undone.
+        state.sign[:] = 0
+        state.dx_prev[:] = 0.0
+    else:
+        h[_PERIOD] = min(h[_PERIOD_MAX], 2.0 * h[_PERIOD])
+    h[_MODE] = 0.0
+    h[_SINCE_PATTERN] = 0.0
+
+
+@numba.njit(cache=True)
+def _count(h, f, calls):
+    # The one place calls are counted: calls of fun as the evaluator reports
+    # them, calls of jac by the form's rule (a repeated point costs nothing).
+    if calls > 0:
+        h[_NFEV] += calls
+        h[_NJEV] += h[_JAC_CALLS] if math.isfinite(f) else h[_JAC_CALLS_NONFINITE]
 
 
 @numba.njit(cache=True)
@@ -320,6 +479,16 @@ def _ftol_window(h, f, max_step):
 
 
 _TELLS = {}
+
+
+def without_bracket(spec):
+    """The spec of the same run with the bracket rule off."""
+    return (*spec[:4], False, *spec[5:])
+
+
+def sequential(spec):
+    """The spec of the same run on one thread (for tests of bit-identity)."""
+    return (*spec[:6], False)
 
 
 def tell_for(spec):
@@ -372,3 +541,41 @@ def best(run):
 def step_size(run):
     """The step sizes Δ (the run's own array)."""
     return run.step
+
+
+def scale(run):
+    """Each variable's scale (float32), as tolerances and floors use it."""
+    return run.scale
+
+
+def count_evaluation(run, f, calls):
+    """Count an evaluation made outside ``tell`` (a finish phase), as ``tell`` would."""
+    _count(run.header, f, calls)
+
+
+def add_steps(run, steps):
+    """Count ``steps`` iterations of another phase against ``maxiter``."""
+    run.header[_NIT] += steps
+
+
+def budget(run):
+    """``(iterations, evaluations)`` left of ``maxiter`` and ``maxfev`` (may be inf)."""
+    h = run.header
+    iterations = h[_MAXITER] - max(h[_NIT] - 1.0, 0.0)
+    evaluations = h[_MAXFEV] - h[_NFEV]
+    if evaluations < np.inf:
+        evaluations //= h[_EVAL_COST]
+    return max(iterations, 0.0), max(evaluations, 0.0)
+
+
+def jump(run, x, step):
+    """Make ``x`` (a better point another phase found) the current iterate.
+
+    The signs and last steps belong to the old point and are forgotten; each
+    step size becomes at most ``step`` relative to its variable. Tell its f and
+    g next (with ``calls=0``: already counted).
+    """
+    current_x(run)[:] = x
+    run.sign[:] = 0
+    run.dx_prev[:] = 0.0
+    np.minimum(run.step, step * np.maximum(np.abs(x), run.scale), out=run.step)

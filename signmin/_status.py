@@ -4,13 +4,17 @@ from enum import IntEnum
 
 __all__ = ["Status"]
 
+#: The ftol rule looks this many iterations back.
+FTOL_WINDOW = 10
+
 
 class Status(IntEnum):
     """The rule that ended a run of `minimize_rprop` (``res.status``).
 
     The values follow SciPy's convention: small non-negative integers for the
     rules of the method, 99 for a stop asked for by the callback. ``GTOL``,
-    ``XTOL``, ``FTOL`` and ``NO_PROGRESS`` are successes (``res.success``).
+    ``XTOL``, ``FTOL``, ``NO_PROGRESS`` and ``BRACKETED`` (asked for with
+    ``until_bracketed=True``) are successes (``res.success``).
 
     Examples
     --------
@@ -28,6 +32,7 @@ class Status(IntEnum):
     MAXFEV = 4
     NONFINITE = 5
     NO_PROGRESS = 6
+    BRACKETED = 7
     CALLBACK = 99
 
     @property
@@ -41,21 +46,24 @@ class Status(IntEnum):
         return _MESSAGES[self]
 
 
-_SUCCESS = frozenset({Status.GTOL, Status.XTOL, Status.FTOL, Status.NO_PROGRESS})
+_SUCCESS = frozenset({Status.GTOL, Status.XTOL, Status.FTOL, Status.NO_PROGRESS,
+                      Status.BRACKETED})
 
 _MESSAGES = {
     Status.GTOL: ("Every component of the projected gradient is within gtol "
                   "(0 means exactly 0)."),
     Status.XTOL: ("Every step size is within xtol relative to its variable "
                   "(variables with no gradient information do not count)."),
-    Status.FTOL: ("The last values of f all lie within ftol (relative) of the best "
-                  "one, and no step size grew."),
+    Status.FTOL: (f"The last {FTOL_WINDOW} values of f all lie within ftol (relative) of "
+                  "the best one, and no step size grew."),
     Status.MAXITER: "Maximum number of iterations has been exceeded.",
     Status.MAXFEV: "Maximum number of function evaluations has been exceeded.",
     Status.NONFINITE: ("fun or jac returned a non-finite value; the result is the "
                        "best finite point seen."),
     Status.NO_PROGRESS: ("No further progress: the best f has not improved over the "
                          "last `stall_window` steps."),
+    Status.BRACKETED: ("Every variable's partial derivative has changed sign at least once "
+                       "(until_bracketed=True): the minimum is bracketed."),
     Status.CALLBACK: "`callback` raised `StopIteration`.",
 }
 

@@ -1,0 +1,87 @@
+"""Large n on all cores: the update runs in fixed chunks over numba.prange, and the
+run is bit for bit the single-thread run, whatever the number of threads."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+from signmin import _kernel, minimize_rprop
+
+N = 300_000
+assert N >= _kernel.PARALLEL_THRESHOLD
+
+
+@numba.njit(cache=True)
+def quad(x):
+    f = 0.0
+    for i in range(x.shape[0]):
+        f += (1.0 + i % 7) * (x[i] - 1.0) ** 2
+    return f
+
+
+@numba.njit(cache=True)
+def quad_der(x):
+    g = np.empty_like(x)
+    for i in range(x.shape[0]):
+        g[i] = 2.0 * (1.0 + i % 7) * (x[i] - 1.0)
+    return g
+
+
+def start():
+    return np.linspace(-2.0, 2.5, N)
+
+
+def run(**options):
+    return minimize_rprop(quad, start(), jac=quad_der, maxiter=25, **options)
+
+
+def assert_same(a, b):
+    for key in ("x", "fun", "jac", "nit", "nfev", "njev", "status", "step_size"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("variant", ["irprop+", "irprop-", "rprop+", "rprop-"])
+@pytest.mark.parametrize("bounds", [None, (-2.0, 2.5)])
+def test_the_parallel_update_is_bit_identical_to_the_single_thread_one(
+        variant, bounds, monkeypatch):
+    lo_hi = None if bounds is None else [bounds] * N
+    parallel = run(variant=variant, bounds=lo_hi, xtol=1e-3)
+    monkeypatch.setattr(_kernel, "PARALLEL_THRESHOLD", 10 * N)
+    single = run(variant=variant, bounds=lo_hi, xtol=1e-3)
+    assert_same(parallel, single)
+
+
+def test_the_python_and_compiled_drivers_agree_at_large_n():
+    compiled = run(driver="compiled")
+    python = minimize_rprop(lambda x: quad(x), start(), jac=lambda x: quad_der(x), maxiter=25,
+                            driver="python")
+    assert_same(compiled, python)
+
+
+CHILD = """
+import json, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_parallel import run
+res = run()
+print(json.dumps(dict(x=float(np.sum(res.x * np.arange(res.x.size))), fun=res.fun,
+                      nfev=res.nfev)))
+"""
+
+
+def test_one_thread_and_two_threads_give_the_same_run():
+    out = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD.format(tests=str(Path(__file__).parent))],
+            env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert out[0] == out[1]
