@@ -73,6 +73,10 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
         steps += 1
         if status >= 0:
             return status, f
+        if status != repeat:
+            # The kernel keeps what it needs of g: at large n, the user's next
+            # gradient must not meet this one in memory.
+            g = None
 
 
 @numba.njit(nogil=True)

@@ -41,6 +41,7 @@ import numba
 import numpy as np
 from numba.core import types
 from numba.experimental import structref
+from numba.extending import register_jitable
 
 from ._numerics import EPS
 from ._status import FTOL_WINDOW, Status
@@ -113,7 +114,16 @@ class Run:
         self.spec = spec
         for name in _FIELDS:
             setattr(self, name, fields[name])
-        self.state = State(*(fields[name] for name in _FIELDS))
+        self.state = _new_state(*(fields[name] for name in _FIELDS))
+
+
+@numba.njit(cache=True)
+def _new_state(header, x_a, x_b, g_best, step, sign, dx_prev, lower, upper, scale, flipped,
+               anchor):
+    # Compiled once and cached: State(...) from Python would compile its
+    # constructor anew in every process.
+    return State(header, x_a, x_b, g_best, step, sign, dx_prev, lower, upper, scale, flipped,
+                 anchor)
 
 
 def new_state(*, x0, lower, upper, scale, step0, variant, eta_minus, eta_plus, step_min,
@@ -195,6 +205,84 @@ def _copy_if_finite_parallel(g, out):
 _EMPTY_INT8 = np.zeros(0, dtype=np.int8)
 
 
+@register_jitable(inline="always")
+def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, continues,
+                  undo_always, bounded, xtol_on, ftol_on, bracket_on):
+    """The Rprop update of coordinates ``start:stop`` from ``x`` with gradient
+    ``g``, the proposal written into ``x_next``; returns what the rules need.
+
+    The flags after ``stop`` are the compile-time constants of the calling
+    ``tell``: inlined into it (a module-level function, so that the ``tell``
+    made for each combination can be cached on disk), they fold away.
+    """
+    step, sign, dx_prev = state.step, state.sign, state.dx_prev
+    lower, upper, scale, flipped = state.lower, state.upper, state.scale, state.flipped
+    eta_minus, eta_plus = h[_ETA_MINUS], h[_ETA_PLUS]
+    step_min, step_max = h[_STEP_MIN], h[_STEP_MAX]
+    xtol, gtol = h[_XTOL], h[_GTOL]
+    undo = undo_always or went_up
+    finite = True
+    g_converged = True
+    x_converged = xtol_on
+    moved = False
+    bracketed = bracket_on
+    max_step = 0.0
+    # Written without branches that the data decide (selects and
+    # unconditional stores), so that the compiler can vectorise the loop.
+    for i in range(start, stop):
+        gi = g[i]
+        xi = x[i]
+        finite &= math.isfinite(gi)
+        s = _sign(gi)
+        flip = s * sign[i]
+        di = step[i]
+        blocked = False
+        lo = hi = 0.0  # (defined on every path: numba's inliner needs it)
+        if bounded:
+            lo, hi = lower[i], upper[i]
+            # The box blocks the descent here: the projected gradient is
+            # zero, and the step must not grow while x stays put.
+            blocked = (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
+            flip = 0 if blocked else flip
+            gi = 0.0 if blocked else gi
+        grown = min(di * eta_plus, step_max)
+        # A step below the spacing of floats around x moves nothing, and
+        # one that reached 0 could never grow again.
+        shrunk = max(di * eta_minus, step_min, EPS * max(abs(xi), scale[i]))
+        di = grown if flip > 0 else (shrunk if flip < 0 else di)
+        step[i] = di
+        # What a sign change does is the variant's: move on (rprop-),
+        # stay (irprop-), take the last step back (rprop+, and irprop+
+        # when f went up).
+        s_move = 0 if (flip < 0 and not continues) else s
+        dx = -s_move * di
+        if backtracks:
+            dx = (-dx_prev[i] if undo else 0.0) if flip < 0 else dx
+        dx = 0.0 if blocked else dx
+        sign[i] = s if blocked else s_move
+        x_new = xi + dx
+        if bounded:
+            x_new = min(max(x_new, lo), hi)
+        x_next[i] = x_new
+        if backtracks:
+            dx_prev[i] = x_new - xi
+        moved |= x_new != xi
+        g_converged &= abs(gi) <= gtol
+        if xtol_on:
+            # A coordinate with no information (a zero or blocked partial
+            # derivative) has nothing to converge to: it does not count.
+            x_converged &= (gi == 0.0 or di <= xtol * max(abs(xi), scale[i]))
+        if ftol_on:
+            max_step = max(max_step, 0.0 if blocked else di)
+        if bracket_on:
+            flipped[i] = 1 if flip < 0 else flipped[i]
+            # A coordinate with no information cannot bracket anything.
+            bracketed &= flipped[i] != 0 or gi == 0.0
+    return finite, g_converged, x_converged, moved, bracketed, max_step
+
+
+
+
 def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel):
     """``tell`` for one variant, with or without bounds, xtol, ftol, the
     bracket rule (stop once every sign has changed) and pattern moves.
@@ -207,101 +295,7 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
     continues = variant == RPROP_MINUS
     undo_always = variant == RPROP_PLUS
 
-    @numba.njit(cache=True)
-    def rprop_step(state, h, x, g, x_next, went_up, start, stop):
-        """The Rprop update of coordinates ``start:stop`` from ``x`` with
-        gradient ``g``, the proposal written into ``x_next``; returns what the
-        rules need."""
-        step, sign, dx_prev = state.step, state.sign, state.dx_prev
-        lower, upper, scale, flipped = state.lower, state.upper, state.scale, state.flipped
-        eta_minus, eta_plus = h[_ETA_MINUS], h[_ETA_PLUS]
-        step_min, step_max = h[_STEP_MIN], h[_STEP_MAX]
-        xtol, gtol = h[_XTOL], h[_GTOL]
-        undo = undo_always or went_up
-        finite = True
-        g_converged = True
-        x_converged = xtol_on
-        moved = False
-        bracketed = bracket_on
-        max_step = 0.0
-        # Written without branches that the data decide (selects and
-        # unconditional stores), so that the compiler can vectorise the loop.
-        for i in range(start, stop):
-            gi = g[i]
-            xi = x[i]
-            finite &= math.isfinite(gi)
-            s = _sign(gi)
-            flip = s * sign[i]
-            di = step[i]
-            blocked = False
-            if bounded:
-                lo, hi = lower[i], upper[i]
-                # The box blocks the descent here: the projected gradient is
-                # zero, and the step must not grow while x stays put.
-                blocked = (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
-                flip = 0 if blocked else flip
-                gi = 0.0 if blocked else gi
-            grown = min(di * eta_plus, step_max)
-            # A step below the spacing of floats around x moves nothing, and
-            # one that reached 0 could never grow again.
-            shrunk = max(di * eta_minus, step_min, EPS * max(abs(xi), scale[i]))
-            di = grown if flip > 0 else (shrunk if flip < 0 else di)
-            step[i] = di
-            # What a sign change does is the variant's: move on (rprop-),
-            # stay (irprop-), take the last step back (rprop+, and irprop+
-            # when f went up).
-            s_move = 0 if (flip < 0 and not continues) else s
-            dx = -s_move * di
-            if backtracks:
-                dx = (-dx_prev[i] if undo else 0.0) if flip < 0 else dx
-            dx = 0.0 if blocked else dx
-            sign[i] = s if blocked else s_move
-            x_new = xi + dx
-            if bounded:
-                x_new = min(max(x_new, lo), hi)
-            x_next[i] = x_new
-            if backtracks:
-                dx_prev[i] = x_new - xi
-            moved |= x_new != xi
-            g_converged &= abs(gi) <= gtol
-            if xtol_on:
-                # A coordinate with no information (a zero or blocked partial
-                # derivative) has nothing to converge to: it does not count.
-                x_converged &= (gi == 0.0 or di <= xtol * max(abs(xi), scale[i]))
-            if ftol_on:
-                max_step = max(max_step, 0.0 if blocked else di)
-            if bracket_on:
-                flipped[i] = 1 if flip < 0 else flipped[i]
-                # A coordinate with no information cannot bracket anything.
-                bracketed &= flipped[i] != 0 or gi == 0.0
-        return finite, g_converged, x_converged, moved, bracketed, max_step
-
-    if parallel:
-        @numba.njit(cache=True, parallel=True)
-        def rprop_all(state, h, x, g, x_next, went_up):
-            # Chunks of a fixed size, whatever the threads: each coordinate's
-            # update is its own, and the rules combine by and, or and max,
-            # which no order changes, so the run is bit-identical to the
-            # single-thread loop.
-            n = x.shape[0]
-            chunks = (n + PARALLEL_CHUNK - 1) // PARALLEL_CHUNK
-            flags = np.empty((chunks, 5), dtype=np.bool_)
-            steps = np.empty(chunks)
-            for c in numba.prange(chunks):
-                a = c * PARALLEL_CHUNK
-                r = rprop_step(state, h, x, g, x_next, went_up, a, min(n, a + PARALLEL_CHUNK))
-                flags[c, 0], flags[c, 1], flags[c, 2], flags[c, 3], flags[c, 4] = r[:5]
-                steps[c] = r[5]
-            return (flags[:, 0].all(), flags[:, 1].all(), flags[:, 2].all(),
-                    flags[:, 3].any(), flags[:, 4].all(), steps.max())
-    else:
-        @numba.njit(cache=True)
-        def rprop_all(state, h, x, g, x_next, went_up):
-            return rprop_step(state, h, x, g, x_next, went_up, 0, x.shape[0])
-
-    copy_best = _copy_if_finite_parallel if parallel else _copy_if_finite
-
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, parallel=parallel)
     def tell(state, g, f, calls):
         """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
 
@@ -323,7 +317,9 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
         x_next = x
         is_best = f < h[_F_BEST]
         if is_best:
-            if not copy_best(g, state.g_best):
+            copied = (_copy_if_finite_parallel(g, state.g_best) if parallel
+                      else _copy_if_finite(g, state.g_best))
+            if not copied:
                 return STOP_NONFINITE
             # The best point stays where it is; the proposal goes to the
             # other buffer, which held the previous best.
@@ -355,8 +351,29 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
             h[_SINCE_PATTERN] += 1.0
         went_up = f > h[_F_PREV]
         h[_F_PREV] = f
-        finite, g_converged, x_converged, moved, bracketed, max_step = rprop_all(
-            state, h, x, g, x_next, went_up)
+        n = x.shape[0]
+        if parallel:
+            # Chunks of a fixed size, whatever the threads: each coordinate's
+            # update is its own, and the rules combine by and, or and max,
+            # which no order changes, so the run is bit-identical to the
+            # single-thread loop.
+            chunks = (n + PARALLEL_CHUNK - 1) // PARALLEL_CHUNK
+            flags = np.empty((chunks, 5), dtype=np.bool_)
+            steps = np.empty(chunks)
+            for c in numba.prange(chunks):
+                a = c * PARALLEL_CHUNK
+                r = _rprop_update(state, h, x, g, x_next, went_up, a,
+                                  min(n, a + PARALLEL_CHUNK), backtracks, continues,
+                                  undo_always, bounded, xtol_on, ftol_on, bracket_on)
+                flags[c, 0], flags[c, 1], flags[c, 2], flags[c, 3], flags[c, 4] = r[:5]
+                steps[c] = r[5]
+            finite, g_converged = flags[:, 0].all(), flags[:, 1].all()
+            x_converged, moved = flags[:, 2].all(), flags[:, 3].any()
+            bracketed, max_step = flags[:, 4].all(), steps.max()
+        else:
+            finite, g_converged, x_converged, moved, bracketed, max_step = _rprop_update(
+                state, h, x, g, x_next, went_up, 0, n, backtracks, continues, undo_always,
+                bounded, xtol_on, ftol_on, bracket_on)
         if not finite:
             return STOP_NONFINITE
         ftol_met = False

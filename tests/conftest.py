@@ -1,4 +1,5 @@
 import os
+import sys
 
 from hypothesis import settings
 
@@ -8,3 +9,6 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # The fixture generator needs torch, which is not a test dependency.
 collect_ignore = ["fixtures"]
+
+# Test modules import their shared objectives from tests/_problems.py.
+sys.path.insert(0, os.path.dirname(__file__))

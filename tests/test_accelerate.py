@@ -1,8 +1,8 @@
 """Pattern moves: fewer evaluations by f comparisons alone, every invariance kept."""
 
-import numba
 import numpy as np
 import pytest
+from _problems import nb_rosen, nb_rosen_der
 from scipy.optimize import rosen, rosen_der
 
 from signmin import minimize_rprop
@@ -10,19 +10,6 @@ from signmin._seed import SEED_FUNCTIONS, SEED_X0, seed_problem
 
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
 X0 = np.array([-1.2, 1.0, -0.5, 0.8])
-
-
-@numba.njit(cache=True)
-def nb_rosen(x):
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-@numba.njit(cache=True)
-def nb_rosen_der(x):
-    d = np.zeros_like(x)
-    d[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
-    d[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
-    return d
 
 
 def trajectory(fun, jac, maxiter=3000, **options):

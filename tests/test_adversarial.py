@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.optimize import Bounds, OptimizeResult
 
-from signmin import minimize_rprop
+from signmin import _kernel, minimize_rprop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
@@ -605,9 +605,10 @@ def test_the_python_driver_allocates_nothing_that_grows_with_the_iterations(
     assert kept_long < 512, kept_long
 
 
-#: The kernel keeps ten rows of x's size (two iterates, two gradients, step sizes,
-#: signs, last steps, bounds, scales); a few more live during the set-up and the run.
-PEAK_MULTIPLE = 24
+#: The default variant keeps two iterates, the best gradient, the step sizes and the
+#: last steps (float64), the signs (int8) and the scales (float32): 5.6 x; the run adds
+#: its copy of x for the user and the user's gradient. Measured 7.6 x; margin to 10.
+PEAK_MULTIPLE = 10
 
 
 def test_peak_memory_for_ten_million_variables_stays_within_a_stated_multiple_of_x():
@@ -619,7 +620,13 @@ def test_peak_memory_for_ten_million_variables_stays_within_a_stated_multiple_of
                        maxiter=3, **OFF)
 
     minimize_rprop(lambda x: float(np.dot(x, x)), x0[:10], jac=lambda x: 2.0 * x, maxiter=3)
+    # At this size the update runs on all cores: numba's thread pool starts
+    # once per process, and that is not the run's to give back.
+    m = _kernel.PARALLEL_THRESHOLD
+    minimize_rprop(lambda x: float(np.dot(x, x)), x0[:m], jac=lambda x: 2.0 * x, maxiter=3,
+                   **OFF)
     peak, kept = traced_run(run)
+    print(f"peak {peak / x0.nbytes:.2f} x")
     assert peak <= PEAK_MULTIPLE * x0.nbytes, peak / x0.nbytes
     assert kept < 1024
 

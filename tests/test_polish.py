@@ -1,26 +1,13 @@
 """The polish: the sign phase until the minimum is bracketed, L-BFGS-B from the best
 point, the sign phase again; counts, budgets, callbacks and bounds cover every phase."""
 
-import numba
 import numpy as np
 import pytest
+from _problems import nb_rosen, nb_rosen_der
 from scipy.optimize import minimize, rosen, rosen_der
 
 from signmin import Status, minimize_rprop
 from signmin._seed import SEED_FUNCTIONS, SEED_X0, seed_problem
-
-
-@numba.njit(cache=True)
-def nb_rosen(x):
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-@numba.njit(cache=True)
-def nb_rosen_der(x):
-    d = np.zeros_like(x)
-    d[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
-    d[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
-    return d
 
 
 class Counted:
