@@ -1,0 +1,865 @@
+"""The compiled batch driver: many independent curve fits, one per ``prange`` task.
+
+Each fit does what :func:`signmin.curve_fit` does with one data set, compiled:
+
+1. Rprop (the kernel's ``tell``) on the cost ``0.5 * sum(r**2)`` of the weighted
+   residuals ``r = (f(x, *p) - y) / sigma``, with the gradient ``J^T r`` (J from
+   the user's ``jac`` or forward differences), until every parameter's partial
+   derivative has changed sign once (the minimum is bracketed);
+2. Levenberg-Marquardt on the p x p normal equations from Rprop's best point;
+3. where that converged to a point that is stationary and determined (J of full
+   rank), one Gauss-Newton step with the accurate Jacobian, and ``pcov`` from the
+   SVD of J as SciPy computes it; otherwise
+4. the robust way, in rounds: Rprop to its own stop, then Levenberg-Marquardt from
+   its point, again from the better point while the cost falls.
+
+A fit owns its state and work arrays; tasks share only read-only inputs, so a
+row's result does not depend on the number of threads or on how the data sets
+are split between calls (or dask chunks).
+
+Compile time. The driver does not depend on the user's model: it takes the model,
+its Jacobian, the kernel's ``tell`` and the front door's scale rule as numba
+first-class functions (function pointers of fixed signatures), so it is compiled
+once per state layout and cached on disk, and a new model costs only the compile
+of a two-line adapter (:func:`model_adapter`). For the same reason the driver
+never links the kernel's code: the header slots it reads come in as a small
+integer array (:func:`kernel_layout`), so a change of the kernel cannot leave a
+stale copy of it in this module's cache.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import numba
+import numpy as np
+from numba import types
+
+from . import _kernel as K
+from ._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
+from ._status import Status
+
+__all__ = ["fit_all", "kernel_layout", "model_adapter", "jacobian_adapter", "NO_JACOBIAN"]
+
+_GTOL, _XTOL, _FTOL = int(Status.GTOL), int(Status.XTOL), int(Status.FTOL)
+_MAXITER, _NONFINITE = int(Status.MAXITER), int(Status.NONFINITE)
+_SUCCESS = np.array(sorted(int(s) for s in Status if s.success), dtype=np.int64)
+
+#: At most this many rounds of Rprop and Levenberg-Marquardt on the robust way.
+MAX_ROUNDS = 10
+#: Levenberg-Marquardt's budget of iterations, per parameter.
+LM_MAX_ITER = 100
+#: Initial damping, relative to the diagonal of J^T J (Marquardt's scaling).
+LM_LAMBDA0 = 1e-3
+#: The most a successful step shrinks the damping (Nielsen's rule has 1/3).
+LM_SHRINK = 1.0 / 3.0
+#: Levenberg-Marquardt has converged when the next step gains less than this,
+#: relative to the cost, by the Gauss-Newton model: the cost's rounding
+#: (MINPACK's ftol test at eps) ...
+LM_TIGHT = 16 * EPS
+#: ... or, on the fast way, this first (forward differences converge slowly at the
+#: end, and their fixed point is only about sqrt(eps) accurate anyway): the
+#: Gauss-Newton step with the accurate Jacobian that follows finishes the job.
+LM_LOOSE = 1e-10
+#: That step has settled the fit when it moves no parameter by more than this
+#: (relative); otherwise Levenberg-Marquardt goes on to `LM_TIGHT` and it is taken again.
+GN_SETTLED = 1e-6
+#: The largest cosine between the residuals and a column of J at a point taken
+#: as stationary (MINPACK's orthogonality test, as ``curve_fit``).
+STATIONARY = 1e-3
+
+
+# --------------------------------------------------------------------------- types
+
+ARR = types.float64[::1]
+ARR2 = types.float64[:, ::1]
+MODEL = types.FunctionType(ARR(ARR, ARR))
+JACOBIAN = types.FunctionType(ARR2(ARR, ARR))
+SCALE_RULE = types.FunctionType(types.none(ARR, ARR, ARR, types.float64, types.float32[::1],
+                                           ARR))
+
+
+def kernel_layout():
+    """The header slots the driver reads, and the kernel's REPEAT code, as int64.
+
+    Handed to the compiled driver at run time rather than compiled into it (see
+    the module's docstring).
+    """
+    return np.array([K._CUR, K._BEST, K._F_BEST, K.REPEAT], dtype=np.int64)
+
+
+_CUR_SLOT, _BEST_SLOT, _F_BEST_SLOT, _REPEAT_CODE = range(4)
+
+
+# --------------------------------------------------------------------------- adapters
+
+def _compile(name, source, namespace):
+    exec(compile(source, f"<signmin._batch.{name}>", "exec"), namespace)  # noqa: S102
+    return numba.njit(nogil=True)(namespace[name])
+
+
+_ADAPTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _adapter(kind, f, n):
+    per_function = _ADAPTERS.setdefault(f, {})
+    adapter = per_function.get((kind, n))
+    if adapter is None:
+        args = ", ".join(f"p[{i}]" for i in range(n))
+        # np.asarray: a model written with a scalar expression still gives an array.
+        source = (f"def {kind}(x, p):\n"
+                  f"    return np.ascontiguousarray(np.asarray(f(x, {args}), "
+                  f"dtype=np.float64))\n")
+        adapter = per_function[(kind, n)] = _compile(kind, source, {"f": f, "np": np})
+    return adapter
+
+
+def model_adapter(f, n):
+    """``model(x, p) = f(x, p[0], ..., p[n-1])`` as a contiguous float64 array, compiled.
+
+    numba cannot unpack an array into arguments, so the call is written out,
+    once per model and number of parameters.
+    """
+    return _adapter("model", f, n)
+
+
+def jacobian_adapter(jac, n):
+    """``jac(x, p[0], ..., p[n-1])`` as a contiguous (k, n) float64 array, compiled."""
+    return _adapter("jacobian", jac, n)
+
+
+@numba.njit(nogil=True, cache=True)
+def _no_jacobian(x, p):
+    return np.empty((0, 0))
+
+
+#: Stands in for the Jacobian when differences are taken.
+NO_JACOBIAN = _no_jacobian
+
+
+def _make_state_factory():
+    # One line per field of the kernel's State, in its order: a fresh copy of the
+    # template's array, except the rows that start from x0.
+    from_x0 = {"x_a", "anchor"}
+    fields = []
+    for name in K._FIELDS:
+        if name in from_x0:
+            fields.append(f"x0.copy() if template.{name}.shape[0] else template.{name}.copy()")
+        else:
+            fields.append(f"template.{name}.copy()")
+    source = ("def new_state(template, x0):\n"
+              f"    return State({', '.join(fields)})\n")
+    return _compile("new_state", source, {"State": K.State})
+
+
+_new_state_from = _make_state_factory()
+
+
+@numba.njit(nogil=True)
+def new_state(template, x0, scale_rule, fraction, step_min, step_max):
+    """A fresh state at ``x0`` with the template's options, as ``K.new_state`` makes it.
+
+    The scale and the initial step come from the front door's rule
+    (``scale_rule``, ``fraction`` of the scale), clipped to the step sizes.
+    """
+    state = _new_state_from(template, x0)
+    scale_rule(state.x_a, state.lower, state.upper, fraction, state.scale, state.step)
+    for i in range(state.step.shape[0]):
+        state.step[i] = min(max(state.step[i], step_min), step_max)
+    return state
+
+
+# --------------------------------------------------------------------------- residuals
+
+
+@numba.njit(nogil=True)
+def _residuals(model, x, y, sigma, p, r):
+    """``r = (model(x, p) - y) * (1 / sigma)`` (sigma of length 0: unweighted).
+
+    Returns the cost ``0.5 * sum(r**2)``; inf if it is not finite (a residual
+    that is not) or the model's output has the wrong length.
+    """
+    values = model(x, p)
+    k = y.shape[0]
+    if values.shape[0] != k:
+        return np.inf
+    total = 0.0
+    if sigma.shape[0] > 0:
+        for j in range(k):
+            v = (values[j] - y[j]) * (1.0 / sigma[j])
+            r[j] = v
+            total += v * v
+    else:
+        for j in range(k):
+            v = values[j] - y[j]
+            r[j] = v
+            total += v * v
+    cost = 0.5 * total
+    return cost if math.isfinite(cost) else np.inf
+
+
+@numba.njit(nogil=True)
+def _dot(a, b):
+    """``sum(a * b)`` in four interleaved partial sums (a fixed order: the same bits
+    on every call), which the processor can overlap."""
+    k = a.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    j = 0
+    while j + 4 <= k:
+        s0 += a[j] * b[j]
+        s1 += a[j + 1] * b[j + 1]
+        s2 += a[j + 2] * b[j + 2]
+        s3 += a[j + 3] * b[j + 3]
+        j += 4
+    while j < k:
+        s0 += a[j] * b[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper, Jt, work):
+    """The Jacobian of the residuals at ``p`` (where they are ``r``), transposed, into
+    ``Jt`` (n x k: a row per parameter).
+
+    From ``jac`` (weighted as the residuals), or by differences as SciPy's
+    ``approx_derivative`` takes them with ``rel_step`` (eps**(1/3) central,
+    eps**(1/2) forward) inside ``[lower, upper]``; ``work`` holds two rows of
+    k. Returns the calls of the model, and whether J is finite.
+    """
+    n, k = Jt.shape
+    if with_jac:
+        values = jac(x, p)
+        if values.shape[0] != k or values.shape[1] != n:
+            return 0, False
+        total = 0.0
+        weighted = sigma.shape[0] > 0
+        for j in range(k):
+            w = (1.0 / sigma[j]) if weighted else 1.0
+            for i in range(n):
+                v = values[j, i] * w if weighted else values[j, i]
+                Jt[i, j] = v
+                total += v
+        return 0, math.isfinite(total)
+    rel = REL_STEP_3POINT if three_point else REL_STEP_2POINT
+    shifted = p.copy()
+    r1, r2 = work[0], work[1]
+    calls = 0
+    finite = True
+    for i in range(n):
+        pi = p[i]
+        sign = 1.0 if pi >= 0.0 else -1.0
+        h = rel * sign * abs(pi)
+        if (pi + h) - pi == 0.0:
+            h = rel * sign * max(1.0, abs(pi))
+        lower_dist, upper_dist = pi - lower[i], upper[i] - pi
+        row = Jt[i]
+        if three_point:
+            h = abs(h)
+            one_sided = False
+            if not (lower_dist >= h and upper_dist >= h):
+                h = min(h, 0.5 * upper_dist) if upper_dist >= lower_dist else -min(
+                    h, 0.5 * lower_dist)
+                one_sided = True
+                min_dist = min(upper_dist, lower_dist)
+                if abs(h) <= min_dist:
+                    h = min_dist
+                    one_sided = False
+            if one_sided:
+                shifted[i] = pi + h
+                finite &= _residuals(model, x, y, sigma, shifted, r1) < np.inf
+                shifted[i] = pi + 2.0 * h
+                dx = shifted[i] - pi
+                finite &= _residuals(model, x, y, sigma, shifted, r2) < np.inf
+                for j in range(k):
+                    row[j] = (-3.0 * r[j] + 4.0 * r1[j] - r2[j]) / dx
+            else:
+                shifted[i] = pi - h
+                left = shifted[i]
+                finite &= _residuals(model, x, y, sigma, shifted, r1) < np.inf
+                shifted[i] = pi + h
+                dx = shifted[i] - left
+                finite &= _residuals(model, x, y, sigma, shifted, r2) < np.inf
+                for j in range(k):
+                    row[j] = (r2[j] - r1[j]) / dx
+            calls += 2
+        else:
+            if pi + h < lower[i] or pi + h > upper[i]:
+                if abs(h) <= max(lower_dist, upper_dist):
+                    h = -h
+                elif upper_dist >= lower_dist:
+                    h = upper_dist
+                else:
+                    h = -lower_dist
+            shifted[i] = pi + h
+            dx = shifted[i] - pi
+            finite &= _residuals(model, x, y, sigma, shifted, r1) < np.inf
+            for j in range(k):
+                row[j] = (r1[j] - r[j]) / dx
+            calls += 1
+        shifted[i] = pi
+    return calls, finite
+
+
+# --------------------------------------------------------------------------- small linear algebra
+
+
+@numba.njit(nogil=True)
+def _copy(src, dst):
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@numba.njit(nogil=True)
+def _normal_equations(Jt, r, A, g):
+    """``A = J^T J`` and ``g = J^T r``."""
+    n = Jt.shape[0]
+    for a in range(n):
+        g[a] = _dot(Jt[a], r)
+        for b in range(a + 1):
+            A[a, b] = A[b, a] = _dot(Jt[a], Jt[b])
+
+
+@numba.njit(nogil=True)
+def _solve_damped(A, g, D, lam, free, L, d):
+    """Solve ``(A + lam diag(D)) d = -g`` over the free parameters by Cholesky;
+    d is 0 elsewhere. False if the matrix is not positive definite."""
+    n = g.shape[0]
+    for a in range(n):
+        for b in range(a + 1):
+            if free[a] and free[b]:
+                L[a, b] = A[a, b] + (lam * D[a] if a == b else 0.0)
+            else:
+                L[a, b] = 1.0 if a == b else 0.0
+    for a in range(n):
+        s = L[a, a]
+        for c in range(a):
+            s -= L[a, c] * L[a, c]
+        if not s > 0.0:
+            return False
+        s = math.sqrt(s)
+        L[a, a] = s
+        for b in range(a + 1, n):
+            t = L[b, a]
+            for c in range(a):
+                t -= L[b, c] * L[a, c]
+            L[b, a] = t / s
+    for a in range(n):
+        t = -g[a] if free[a] else 0.0
+        for c in range(a):
+            t -= L[a, c] * d[c]
+        d[a] = t / L[a, a]
+    for a in range(n - 1, -1, -1):
+        t = d[a]
+        for c in range(a + 1, n):
+            t -= L[c, a] * d[c]
+        d[a] = t / L[a, a]
+    for a in range(n):
+        if not free[a]:
+            d[a] = 0.0
+    return True
+
+
+@numba.njit(nogil=True)
+def _singular_values(Jt, V, s):
+    """Singular values of J (k x n, k >= n; given transposed) into ``s`` and its right
+    singular vectors into the columns of ``V``: Householder QR, then one-sided
+    Jacobi rotations of R (Hestenes) until its columns are orthogonal. Small
+    loops, accurate to rounding, and quick to compile, unlike LAPACK's wrappers."""
+    n, k = Jt.shape
+    Q = Jt.copy()  # row c of Q is column c of J, reduced in place
+    for c in range(n):
+        qc = Q[c]
+        norm = 0.0
+        for j in range(c, k):
+            norm += qc[j] * qc[j]
+        norm = math.sqrt(norm)
+        if norm == 0.0:
+            continue
+        alpha = -norm if qc[c] >= 0.0 else norm
+        v0 = qc[c] - alpha
+        vnorm2 = v0 * v0 + norm * norm - qc[c] * qc[c]
+        if vnorm2 <= 0.0:
+            continue
+        for b in range(c + 1, n):
+            qb = Q[b]
+            t = v0 * qb[c]
+            for j in range(c + 1, k):
+                t += qc[j] * qb[j]
+            t = 2.0 * t / vnorm2
+            qb[c] -= t * v0
+            for j in range(c + 1, k):
+                qb[j] -= t * qc[j]
+        qc[c] = alpha
+    U = np.zeros((n, n))  # U[b] is column b of R
+    for b in range(n):
+        for a in range(b + 1):
+            U[b, a] = Q[b, a]
+    for a in range(n):
+        for b in range(n):
+            V[a, b] = 1.0 if a == b else 0.0
+    for _ in range(60):
+        rotated = False
+        for a in range(n - 1):
+            for b in range(a + 1, n):
+                alpha = _dot(U[a], U[a])
+                beta = _dot(U[b], U[b])
+                gamma = _dot(U[a], U[b])
+                if gamma == 0.0 or abs(gamma) <= EPS * math.sqrt(alpha * beta):
+                    continue
+                rotated = True
+                zeta = (beta - alpha) / (2.0 * gamma)
+                t = (1.0 if zeta >= 0.0 else -1.0) / (abs(zeta) + math.sqrt(1.0 + zeta * zeta))
+                c = 1.0 / math.sqrt(1.0 + t * t)
+                sn = c * t
+                for j in range(n):
+                    ua, ub = U[a, j], U[b, j]
+                    U[a, j] = c * ua - sn * ub
+                    U[b, j] = sn * ua + c * ub
+                    va, vb = V[j, a], V[j, b]
+                    V[j, a] = c * va - sn * vb
+                    V[j, b] = sn * va + c * vb
+        if not rotated:
+            break
+    for a in range(n):
+        s[a] = math.sqrt(_dot(U[a], U[a]))
+
+
+@numba.njit(nogil=True)
+def _determined(s, k):
+    """SciPy's rank test: every singular value above ``eps * max(k, n) * s_max``."""
+    n = s.shape[0]
+    s_max = 0.0
+    for i in range(n):
+        s_max = max(s_max, s[i])
+    ok = k >= n
+    for i in range(n):
+        ok &= s[i] > EPS * max(k, n) * s_max
+    return ok
+
+
+@numba.njit(nogil=True)
+def _covariance(V, s, k, cost, absolute_sigma, pcov):
+    """SciPy's pcov from the SVD of J into ``pcov``: ``V diag(1/s**2) V^T``, times
+    ``2 cost / (k - n)`` unless ``absolute_sigma``; inf where it cannot be
+    estimated (J not of full rank by SciPy's test, or ``k <= n`` without
+    ``absolute_sigma``)."""
+    n = s.shape[0]
+    if not (_determined(s, k) and (absolute_sigma or k > n)):
+        for a in range(n):
+            for b in range(n):
+                pcov[a, b] = np.inf
+        return
+    factor = 1.0 if absolute_sigma else 2.0 * cost / (k - n)
+    for a in range(n):
+        for b in range(n):
+            t = 0.0
+            for i in range(n):
+                t += V[a, i] * V[b, i] / (s[i] * s[i])
+            pcov[a, b] = t * factor
+
+
+@numba.njit(nogil=True)
+def _stationary(Jt, r, p, lower, upper):
+    """MINPACK's orthogonality test, as ``curve_fit`` applies it: the cosine between
+    the residuals and each column of J is at most `STATIONARY`, except for a
+    parameter on a bound that the gradient pushes against."""
+    n = Jt.shape[0]
+    r_norm = math.sqrt(_dot(r, r))
+    for i in range(n):
+        g = _dot(Jt[i], r)
+        if abs(g) <= STATIONARY * math.sqrt(_dot(Jt[i], Jt[i])) * r_norm:
+            continue
+        pushed = (p[i] <= lower[i] and g > 0.0) or (p[i] >= upper[i] and g < 0.0)
+        if not pushed:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- the phases
+
+
+@numba.njit(nogil=True)
+def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, y, sigma,
+           lower, upper, r, Jt, g, work):
+    """The sign phase, as the compiled driver runs it, with the gradient ``J^T r``
+    (J from ``jac`` or differences, central if ``three_point``). Returns
+    ``(status, calls of the model, Jacobians)``."""
+    header = state.header
+    repeat = layout[_REPEAT_CODE]
+    status = repeat - 1  # anything but REPEAT: evaluate first
+    calls_f = 0
+    jacobians = 0
+    cost = np.inf
+    while True:
+        calls = 0
+        if status != repeat:
+            p = state.x_b if header[layout[_CUR_SLOT]] != 0.0 else state.x_a
+            calls_f += 1
+            calls = 1
+            cost = _residuals(model, x, y, sigma, p, r)
+            if cost < np.inf:
+                c, finite = jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r,
+                                     lower, upper, Jt, work)
+                calls_f += c
+                jacobians += 1
+                if finite:
+                    for i in range(g.shape[0]):
+                        g[i] = _dot(Jt[i], r)
+                else:
+                    cost = np.inf
+            if cost == np.inf:
+                for i in range(g.shape[0]):
+                    g[i] = 0.0
+        status = tell(state, g, cost, calls)
+        if status >= 0:
+            return status, calls_f, jacobians
+
+
+@numba.njit(nogil=True)
+def _best(state, layout):
+    """``(x, f)`` of the run's best point; x has length 0 if nothing finite was seen."""
+    header = state.header
+    best = header[layout[_BEST_SLOT]]
+    if best < 0.0:
+        return state.x_a[:0], np.inf
+    return (state.x_b if best != 0.0 else state.x_a), header[layout[_F_BEST_SLOT]]
+
+
+@numba.njit(nogil=True)
+def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r,
+                         cost, Jt, work, max_iter, ftol):
+    """Levenberg-Marquardt from ``p`` (residuals ``r`` and their ``cost``, finite),
+    in place, with J from ``jac`` or forward differences.
+
+    Marquardt's scaling (the largest diagonal of J^T J seen) makes the steps
+    invariant under rescaling a parameter (as ``x_scale='jac'``); Nielsen's
+    update of the damping. A parameter at a bound that the gradient pushes out
+    of the box is held there; steps are clipped into the box.
+
+    Stops when the next step's gain, as the Gauss-Newton model predicts it, is
+    at most ``ftol`` relative to the cost (status FTOL; MINPACK's ftol test), on
+    a zero projected gradient (GTOL) or after ``max_iter`` iterations. ``Jt`` is
+    J at ``p`` (transposed) on return. Returns ``(status, cost, calls of the
+    model, Jacobians taken)``.
+    """
+    n = p.shape[0]
+    A = np.empty((n, n))
+    L = np.empty((n, n))
+    g = np.empty(n)
+    D = np.zeros(n)
+    d = np.empty(n)
+    free = np.empty(n, dtype=np.bool_)
+    p_new = np.empty(n)
+    r_new = np.empty(r.shape[0])
+    coarse = with_jac and not with_jac  # False, as a bool (not a literal)
+    calls = 0
+    jacobians = 0
+    take_jacobian = True
+    lam = LM_LAMBDA0
+    nu = 2.0
+    status = _MAXITER
+    for _ in range(max_iter):
+        if take_jacobian:
+            c, finite = jacobian(model, jac, with_jac, coarse, x, y, sigma, p, r, lower, upper,
+                                 Jt, work)
+            calls += c
+            jacobians += 1
+            if not finite:
+                status = _NONFINITE
+                break
+            take_jacobian = False
+            _normal_equations(Jt, r, A, g)
+        moving = False
+        for i in range(n):
+            D[i] = max(D[i], A[i, i])
+            held = (p[i] <= lower[i] and g[i] > 0.0) or (p[i] >= upper[i] and g[i] < 0.0)
+            free[i] = not held and A[i, i] > 0.0
+            moving |= free[i] and g[i] != 0.0
+        if not moving:
+            status = _GTOL
+            break
+        if not _solve_damped(A, g, D, lam, free, L, d):
+            lam *= nu
+            nu *= 2.0
+            if not lam < 1e300:
+                break
+            continue
+        for i in range(n):
+            p_new[i] = min(max(p[i] + d[i], lower[i]), upper[i])
+            d[i] = p_new[i] - p[i]
+        # The gain the linear model predicts: -(g.d + d.A.d / 2).
+        predicted = 0.0
+        for a in range(n):
+            t = 0.0
+            for b in range(n):
+                t += A[a, b] * d[b]
+            predicted -= d[a] * (g[a] + 0.5 * t)
+        if predicted <= ftol * cost:
+            status = _FTOL
+            break
+        calls += 1
+        cost_new = _residuals(model, x, y, sigma, p_new, r_new)
+        if cost_new < cost:
+            rho = (cost - cost_new) / predicted
+            _copy(p_new, p)
+            _copy(r_new, r)
+            cost = cost_new
+            take_jacobian = True
+            lam *= max(LM_SHRINK, 1.0 - (2.0 * rho - 1.0) ** 3)
+            nu = 2.0
+        else:
+            lam *= nu
+            nu *= 2.0
+    if take_jacobian and status != _NONFINITE:
+        c, _ = jacobian(model, jac, with_jac, coarse, x, y, sigma, p, r, lower, upper, Jt,
+                        work)
+        calls += c
+        jacobians += 1
+    return status, cost, calls, jacobians
+
+
+@numba.njit(nogil=True)
+def _is_success(status):
+    for s in _SUCCESS:
+        if status == s:
+            return True
+    return False
+
+
+@numba.njit(nogil=True)
+def _gauss_newton_step(Jt, r, cost, model, x, y, sigma, lower, upper, p, work, scratch):
+    """One undamped Gauss-Newton step from ``p`` with ``Jt`` (J of full rank), clipped
+    into the box and taken if the cost does not rise beyond rounding.
+
+    Forward differences put Levenberg-Marquardt's fixed point where their own
+    ``J^T r`` vanishes, about sqrt(eps) off the minimum; a step with the
+    accurate J moves it there (as ``curve_fit`` does after MINPACK). Returns
+    ``(cost, calls, settled)``: settled if the step moved no parameter by more
+    than `GN_SETTLED` (relative).
+    """
+    n = p.shape[0]
+    A, L, g, d, free, p_new = scratch
+    _normal_equations(Jt, r, A, g)
+    for i in range(n):
+        # As in Levenberg-Marquardt: a parameter the gradient pushes against its bound stays.
+        free[i] = not ((p[i] <= lower[i] and g[i] > 0.0) or (p[i] >= upper[i] and g[i] < 0.0))
+    if not _solve_damped(A, g, g, 0.0, free, L, d):
+        return cost, 0, True
+    settled = True
+    for i in range(n):
+        p_new[i] = min(max(p[i] + d[i], lower[i]), upper[i])
+        settled &= abs(p_new[i] - p[i]) <= GN_SETTLED * abs(p[i])
+    r_new = work[0]
+    cost_new = _residuals(model, x, y, sigma, p_new, r_new)
+    if cost_new <= cost * (1.0 + LM_TIGHT):
+        _copy(p_new, p)
+        _copy(r_new, r)
+        return cost_new, 1, settled
+    return cost, 1, True
+
+
+def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac, with_jac,
+             three_point, scale_rule, fraction, step_min, step_max, absolute_sigma, xs, ys,
+             sigmas, p0s, lower, upper, popts, pcovs, costs, statuses, nfevs, njevs):
+    """Fit data set ``i`` into row i of the outputs.
+
+    Rows of ``xs``, ``sigmas`` and ``p0s`` are the data set's own, or shared if
+    there is one row (sigma of width 0: no weights).
+
+    The fast way first: Rprop until the minimum is bracketed (``tell_bracket``,
+    forward differences), Levenberg-Marquardt from its best point, and, where that
+    converged to a point that is stationary and where J has full rank, one
+    Gauss-Newton step with the accurate Jacobian. Otherwise the robust way, in
+    rounds from ``p0``: Rprop to its own stop (``tell_free``, the accurate
+    gradient), Levenberg-Marquardt from its best point, again from the better
+    point while neither converged and the cost fell; the better converged
+    result of the two ways is kept.
+    """
+    x = xs[0 if xs.shape[0] == 1 else i]
+    y = ys[i]
+    sigma = sigmas[0 if sigmas.shape[0] == 1 else i]
+    p0 = p0s[0 if p0s.shape[0] == 1 else i]
+    popt = popts[i]
+    pcov = pcovs[i]
+    n = p0.shape[0]
+    k = y.shape[0]
+    r = np.empty(k)
+    Jt = np.empty((n, k))
+    g = np.empty(n)
+    work = np.empty((2, k))
+    p = np.empty(n)
+    V = np.empty((n, n))
+    s = np.zeros(n)
+    scratch = (np.empty((n, n)), np.empty((n, n)), np.empty(n), np.empty(n),
+               np.empty(n, dtype=np.bool_), np.empty(n))
+    nfev = 0
+    njev = 0
+    max_iter = LM_MAX_ITER * n
+    coarse = with_jac and not with_jac  # False, as a bool (not a literal)
+    svd_at_popt = False
+
+    # The fast way.
+    state = new_state(template, p0, scale_rule, fraction, step_min, step_max)
+    status, calls, jacobians = _rprop(tell_bracket, state, layout, jacobian, model, jac,
+                                      with_jac, coarse, x, y, sigma, lower, upper, r, Jt, g,
+                                      work)
+    nfev += calls
+    njev += jacobians
+    _copy(p0, popt)
+    cost = np.inf
+    converged = False
+    trusted = False
+    p_best, f_best = _best(state, layout)
+    if p_best.shape[0] > 0:
+        _copy(p_best, p)
+        nfev += 1
+        cost = _residuals(model, x, y, sigma, p, r)
+        for tight in range(2):
+            # An exact J converges fast and to the true point: tight at once.
+            ftol = LM_TIGHT if tight or with_jac else LM_LOOSE
+            lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
+                jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, cost, Jt,
+                work, max_iter, ftol)
+            nfev += calls
+            njev += jacobians
+            status, cost = lm_status, lm_cost
+            _copy(p, popt)
+            converged = _is_success(status)
+            if not converged:
+                break
+            calls, finite = jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r,
+                                     lower, upper, Jt, work)
+            nfev += calls
+            njev += 1
+            trusted = svd_at_popt = False
+            if finite and k >= n:
+                _singular_values(Jt, V, s)
+                svd_at_popt = True
+                trusted = _determined(s, k) and _stationary(Jt, r, p, lower, upper)
+            if not trusted or with_jac:
+                break
+            cost, calls, settled = _gauss_newton_step(Jt, r, cost, model, x, y, sigma, lower,
+                                                      upper, p, work, scratch)
+            nfev += calls
+            _copy(p, popt)
+            if settled:
+                break
+    else:
+        # Nothing finite was seen from p0: the robust way would start there too.
+        trusted = True
+
+    if not trusted:
+        fast_cost, fast_status, fast_converged = cost, status, converged
+        start = p0
+        cost = np.inf
+        for _ in range(MAX_ROUNDS):
+            state = new_state(template, start, scale_rule, fraction, step_min, step_max)
+            rprop_status, calls, jacobians = _rprop(
+                tell_free, state, layout, jacobian, model, jac, with_jac, three_point, x, y,
+                sigma, lower, upper, r, Jt, g, work)
+            nfev += calls
+            njev += jacobians
+            p_best, f_best = _best(state, layout)
+            if p_best.shape[0] == 0:
+                status = rprop_status
+                break
+            _copy(p_best, p)
+            nfev += 1
+            _residuals(model, x, y, sigma, p, r)
+            lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
+                jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, f_best, Jt,
+                work, max_iter, LM_TIGHT)
+            nfev += calls
+            njev += jacobians
+            last_cost = cost
+            if lm_cost <= f_best:
+                cost, status = lm_cost, lm_status
+            else:
+                cost, status = f_best, rprop_status
+                _copy(p_best, p)
+            start = p
+            converged = _is_success(status)
+            if converged or cost >= last_cost:
+                break
+        svd_at_popt = False
+        if fast_converged and (not converged or fast_cost <= cost):
+            cost, status = fast_cost, fast_status
+        else:
+            _copy(p, popt)
+        if cost < np.inf:
+            nfev += 1
+            _residuals(model, x, y, sigma, popt, r)
+            calls, finite = jacobian(model, jac, with_jac, three_point, x, y, sigma, popt, r,
+                                     lower, upper, Jt, work)
+            nfev += calls
+            njev += 1
+    if cost < np.inf:
+        if not svd_at_popt and k >= n:
+            _singular_values(Jt, V, s)
+        _covariance(V, s, k, cost, absolute_sigma, pcov)
+    else:
+        for a in range(n):
+            for b in range(n):
+                pcov[a, b] = np.inf
+    costs[i] = cost
+    statuses[i] = status
+    nfevs[i] = nfev
+    njevs[i] = njev if with_jac else 0
+
+
+def _fit_all(fit_row, tell_bracket, tell_free, template, layout, jacobian, model, jac,
+             with_jac, three_point, scale_rule, fraction, step_min, step_max, absolute_sigma,
+             x, y, sigma, p0, lower, upper, popt, pcov, cost, status, nfev, njev):
+    """Every fit, one per ``prange`` task (``fit_row``: :func:`_fit_row`, compiled)."""
+    for task in numba.prange(y.shape[0]):
+        fit_row(np.int64(task), tell_bracket, tell_free, template, layout, jacobian, model, jac,
+                with_jac, three_point, scale_rule, fraction, step_min, step_max,
+                absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost, status, nfev,
+                njev)
+
+
+# The three compiled pieces call each other through function pointers, so that
+# numba neither links nor re-optimises one inside the other: each is compiled
+# (once, then loaded from the cache) on its own.
+JACOBIAN_FN = types.FunctionType(types.Tuple((types.int64, types.boolean))(
+    MODEL, JACOBIAN, types.boolean, types.boolean, ARR, ARR, ARR, ARR, ARR, ARR, ARR, ARR2,
+    ARR2))
+_DRIVERS: dict = {}
+
+
+def _row_arguments(state_type):
+    tell = types.FunctionType(types.int64(state_type, ARR, types.float64, types.int64))
+    i64 = types.int64[::1]
+    return (tell, tell, state_type, i64, JACOBIAN_FN, MODEL, JACOBIAN, types.boolean,
+            types.boolean, SCALE_RULE, types.float64, types.float64, types.float64,
+            types.boolean, ARR2, ARR2, ARR2, ARR2, ARR, ARR, ARR2, types.float64[:, :, ::1],
+            ARR, i64, i64, i64)
+
+
+def fit_all(state_type):
+    """The compiled driver for states of numba type ``state_type``: compiled, or
+    loaded from numba's cache, on first use.
+
+    Returns ``run(tell_bracket, tell_free, template, layout, model, jac,
+    with_jac, three_point, scale_rule, fraction, step_min, step_max,
+    absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost, status,
+    nfev, njev)``: x, y, sigma and p0 have a row per fit or one shared row
+    (sigma of width 0: no weights); lower and upper are full arrays (+-inf
+    where unbounded); the last six are the outputs, a row per fit.
+    """
+    pieces = _DRIVERS.get(state_type)
+    if pieces is None:
+        options = dict(nogil=True, cache=True)
+        jacobian = numba.njit(JACOBIAN_FN.signature, **options)(_jacobian)
+        row_args = _row_arguments(state_type)
+        fit_row = numba.njit(types.none(types.int64, *row_args), **options)(_fit_row)
+        row_fn = types.FunctionType(fit_row.nopython_signatures[0])
+        fit = numba.njit(types.none(row_fn, *row_args), parallel=True, **options)(_fit_all)
+        pieces = _DRIVERS[state_type] = (fit, fit_row, jacobian)
+    fit, fit_row, jacobian = pieces
+
+    def run(tell_bracket, tell_free, template, layout, *args):
+        fit(fit_row, tell_bracket, tell_free, template, layout, jacobian, *args)
+
+    return run

@@ -1,0 +1,297 @@
+"""``curve_fit_many``: many fits at once, compiled over the cores, and on dask.
+
+The rows are specified against ``signmin.curve_fit`` on each data set; the
+batch must not depend on threads, on the other rows or on the chunking; the
+dask path must give the in-memory numbers, also on a two-process
+``distributed.LocalCluster`` that loses a worker mid-run.
+"""
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.optimize import OptimizeWarning
+
+import signmin
+from signmin import Status
+from signmin import _batch as B
+from signmin import _kernel as K
+from signmin._many import ManyFits, curve_fit_many
+from signmin._minimize import INITIAL_STEP_FRACTION, _fill_scale_and_step, _scale_and_step
+
+HERE = Path(__file__).resolve().parent
+# The models live in a module of their own that dask's worker processes can
+# import by name (numba pickles a jitted function by reference to its module).
+sys.path.insert(0, str(HERE))
+import _many_models as models  # noqa: E402
+
+RTOL_POPT = 1e-6
+RTOL_PCOV = 1e-3
+FIELDS = ("popt", "pcov", "cost", "status", "nfev", "njev")
+X = np.linspace(0.0, 4.0, 60)
+P0 = np.array([1.0, 1.0, 1.0])
+
+
+def decay_data(m, seed=0, noise=0.05):
+    """m noisy decays with parameters well away from 0 (their relative errors are small)."""
+    rng = np.random.default_rng(seed)
+    true = np.column_stack([rng.uniform(2, 4, m), rng.uniform(0.5, 2, m),
+                            rng.uniform(0.5, 1, m)])
+    y = true[:, :1] * np.exp(-true[:, 1:2] * X) + true[:, 2:]
+    return y + noise * rng.normal(size=y.shape)
+
+
+def assert_identical(a, b):
+    for name in FIELDS:
+        assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name, strict=True)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return decay_data(24)
+
+
+@pytest.fixture(scope="module")
+def fits(data):
+    return curve_fit_many(models.decay, X, data, p0=P0)
+
+
+def test_unpacks_like_curve_fit_and_reads_as_a_summary(fits):
+    popt, pcov = fits
+    assert popt.shape == (24, 3) and pcov.shape == (24, 3, 3)
+    assert fits.cost.shape == fits.status.shape == fits.nfev.shape == (24,)
+    assert fits.success.all() and not fits.lazy
+    assert_allclose(fits.perr, np.sqrt(np.diagonal(pcov, axis1=1, axis2=2)))
+    assert repr(fits).startswith("ManyFits: 24 fits of 3 parameters; 24 converged")
+
+
+def test_each_row_is_what_curve_fit_finds_on_its_data_set(data, fits):
+    for i in range(0, 24, 3):
+        popt, pcov, info, _, _ = signmin.curve_fit(models.decay, X, data[i], p0=P0,
+                                                  full_output=True)
+        assert_allclose(fits.popt[i], popt, rtol=RTOL_POPT)
+        assert_allclose(fits.pcov[i], pcov, rtol=RTOL_PCOV)
+        assert_allclose(fits.cost[i], info["cost"], rtol=1e-12)
+
+
+def test_rows_do_not_depend_on_threads_or_on_the_other_rows(data, fits):
+    one_thread = curve_fit_many(models.decay, X, data, p0=P0, threads=1)
+    assert_identical(one_thread, fits)
+    head = curve_fit_many(models.decay, X, data[:7], p0=P0, threads=2)
+    tail = curve_fit_many(models.decay, X, data[7:][::-1], p0=P0)
+    for name in FIELDS:
+        joined = np.concatenate([getattr(head, name), getattr(tail, name)[::-1]])
+        assert_array_equal(joined, getattr(fits, name), err_msg=name)
+
+
+def test_per_set_inputs_equal_to_the_shared_ones_give_the_same_bits(data, fits):
+    m = data.shape[0]
+    per_set = curve_fit_many(models.decay, np.tile(X, (m, 1)), data, p0=np.tile(P0, (m, 1)),
+                             sigma=np.ones((m, X.size)))
+    shared_sigma = curve_fit_many(models.decay, X, data, p0=P0, sigma=np.ones(X.size))
+    assert_identical(per_set, shared_sigma)
+    assert_allclose(per_set.popt, fits.popt, rtol=1e-12)
+
+
+def test_sigma_and_absolute_sigma_as_curve_fit_takes_them(data):
+    rng = np.random.default_rng(5)
+    sigma = rng.uniform(0.02, 0.1, size=data.shape)
+    for absolute in (False, True):
+        fits = curve_fit_many(models.decay, X, data[:4], p0=P0, sigma=sigma[:4],
+                              absolute_sigma=absolute)
+        for i in range(4):
+            popt, pcov = signmin.curve_fit(models.decay, X, data[i], p0=P0, sigma=sigma[i],
+                                           absolute_sigma=absolute)
+            assert_allclose(fits.popt[i], popt, rtol=RTOL_POPT)
+            assert_allclose(fits.pcov[i], pcov, rtol=RTOL_PCOV)
+
+
+def test_a_compiled_jacobian_is_used_and_gives_the_same_fit(data, fits):
+    with_jac = curve_fit_many(models.decay, X, data, p0=P0, jac=models.decay_jac)
+    assert_allclose(with_jac.popt, fits.popt, rtol=RTOL_POPT)
+    assert_allclose(with_jac.pcov, fits.pcov, rtol=RTOL_PCOV)
+    assert (with_jac.njev > 0).all() and (fits.njev == 0).all()
+    assert with_jac.nfev.sum() < fits.nfev.sum()
+
+
+def test_bounds_hold_every_fit_and_an_active_bound_is_reached(data):
+    bounds = ([0.0, 0.0, 0.0], [10.0, 10.0, 0.6])
+    fits = curve_fit_many(models.decay, X, data[:6], p0=[1.0, 1.0, 0.5], bounds=bounds)
+    assert fits.success.all()
+    assert ((fits.popt >= bounds[0]) & (fits.popt <= bounds[1])).all()
+    for i in range(6):
+        popt, _ = signmin.curve_fit(models.decay, X, data[i], p0=[1.0, 1.0, 0.5],
+                                    bounds=bounds)
+        assert_allclose(fits.popt[i], popt, rtol=RTOL_POPT)
+    assert (fits.popt[:, 2] == 0.6).any()
+
+
+def test_a_plain_python_model_runs_curve_fit_on_each_data_set(data):
+    fits = curve_fit_many(models.decay_numpy, X, data[:3], p0=P0)
+    for i in range(3):
+        popt, pcov = signmin.curve_fit(models.decay_numpy, X, data[i], p0=P0)
+        assert_array_equal(fits.popt[i], popt)
+        assert_array_equal(fits.pcov[i], pcov)
+    assert fits.success.all()
+
+
+def test_a_data_set_with_nan_fails_alone_when_data_are_not_checked(data):
+    y = data[:5].copy()
+    y[2, 10] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        curve_fit_many(models.decay, X, y, p0=P0)
+    fits = curve_fit_many(models.decay, X, y, p0=P0, check_finite=False)
+    assert fits.status[2] == Status.NONFINITE and not fits.success[2]
+    assert np.isinf(fits.cost[2]) and np.isinf(fits.pcov[2]).all()
+    assert_array_equal(fits.popt[2], P0)
+    good = curve_fit_many(models.decay, X, data[[0, 1, 3, 4]], p0=P0)
+    assert_array_equal(fits.popt[[0, 1, 3, 4]], good.popt)
+
+
+def test_an_undetermined_parameter_gives_inf_covariance_with_a_warning():
+    y = np.tile(2.0 + 0.01 * np.sin(7 * X), (3, 1))
+
+    @numba.njit
+    def flat(x, a, b):
+        return a + 0.0 * b * x
+
+    with pytest.warns(OptimizeWarning, match="3 of 3 fits"):
+        fits = curve_fit_many(flat, X, y, p0=[1.0, 1.0])
+    assert np.isinf(fits.pcov).all()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: curve_fit_many(models.decay, X, np.ones(60), p0=P0), ValueError, "shape"),
+    (lambda: curve_fit_many(models.decay, X[:10], np.ones((2, 60)), p0=P0), ValueError,
+     "xdata"),
+    (lambda: curve_fit_many(models.decay, X, np.ones((2, 60)), p0=np.ones((3, 3))),
+     ValueError, "p0"),
+    (lambda: curve_fit_many(models.decay, X, np.ones((2, 60)), p0=P0, bounds=(2, 3)),
+     ValueError, "infeasible"),
+    (lambda: curve_fit_many(models.decay, X, np.ones((2, 60)), p0=P0, polish=False),
+     TypeError, "polish"),
+    (lambda: curve_fit_many(models.wrong_length, X, np.ones((2, 60)), p0=[1.0, 1.0]),
+     ValueError, r"\(60,\)"),
+    (lambda: curve_fit_many(models.decay, X, np.ones((2, 60)), p0=[1.0, 1.0]), TypeError,
+     "numba could not compile"),
+])
+def test_bad_input_is_refused_before_any_fit(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_p0_defaults_to_ones_from_the_signature(data):
+    fits = curve_fit_many(models.decay, X, data[:2])
+    assert_array_equal(fits.popt, curve_fit_many(models.decay, X, data[:2], p0=P0).popt)
+
+
+def test_each_fit_starts_from_the_state_the_kernel_would_make():
+    # The driver copies a template state; this guards its copy against changes
+    # of the kernel's layout: every field must be what new_state makes at x0.
+    lower, upper = np.array([-1.0, 0.0, -np.inf]), np.array([5.0, np.inf, np.inf])
+    template_x0, x0 = np.array([1.0, 2.0, 3.0]), np.array([0.5, 4.0, 0.0])
+    options = dict(variant=K.IRPROP_PLUS, eta_minus=0.5, eta_plus=1.2, step_min=1e-3,
+                   step_max=1.0, xtol=1e-10, ftol=0.0, gtol=0.0, maxiter=2000,
+                   maxfev=np.inf, eval_cost=1, stall_window=1150, jac_calls=1,
+                   jac_calls_nonfinite=1, until_bracketed=True)
+
+    def fresh(start):
+        scale, step = _scale_and_step(start, lower, upper)
+        return K.new_state(x0=start.copy(), lower=lower.copy(), upper=upper.copy(),
+                           scale=scale, step0=step, **options)
+
+    ours = B.new_state(fresh(template_x0).state, x0, _fill_scale_and_step,
+                       INITIAL_STEP_FRACTION, options["step_min"], options["step_max"])
+    namespace = {}
+    exec(f"def fields(s):\n    return ({''.join(f's.{name}, ' for name in K._FIELDS)})",
+         namespace)
+    ours = dict(zip(K._FIELDS, numba.njit(namespace["fields"])(ours), strict=True))
+    kernels = fresh(x0)
+    for name in K._FIELDS:
+        if name in ("x_b", "g_best"):
+            continue  # not read before they are written
+        assert_array_equal(ours[name], getattr(kernels, name), err_msg=name, strict=True)
+
+
+# --------------------------------------------------------------------------- dask
+
+dask_array = pytest.importorskip("dask.array")
+
+
+def test_a_dask_input_gives_lazy_arrays_with_the_in_memory_numbers(data, fits):
+    lazy = curve_fit_many(models.decay, X, dask_array.from_array(data, chunks=(5, -1)),
+                          p0=P0)
+    assert lazy.lazy and "lazy" in repr(lazy)
+    assert lazy.popt.chunks[0] == (5, 5, 5, 5, 4)
+    assert_identical(lazy.compute(scheduler="threads"), fits)
+    p0 = np.tile(P0, (24, 1))
+    per_set = curve_fit_many(models.decay, X, dask_array.from_array(data, chunks=(7, -1)),
+                             p0=dask_array.from_array(p0, chunks=(3, -1)))
+    assert_identical(per_set.compute(scheduler="sync"), curve_fit_many(
+        models.decay, X, data, p0=p0))
+
+
+def _fit_tasks_by_state(dask_scheduler, part):
+    """``{state: [worker address or None, ...]}`` of the scheduler's tasks whose name has `part`."""
+    states = {}
+    for key, task in dask_scheduler.tasks.items():
+        name = key[0] if isinstance(key, tuple) else key
+        if part in str(name):
+            worker = task.processing_on or (next(iter(task.who_has)) if task.who_has else None)
+            states.setdefault(task.state, []).append(None if worker is None else worker.address)
+    return states
+
+
+def test_a_local_cluster_that_loses_a_worker_mid_run_gives_identical_numbers():
+    distributed = pytest.importorskip("distributed")
+    m = 480
+    data = decay_data(m, seed=3)
+    expected = curve_fit_many(models.decay, X, data, p0=P0)
+    env = {"PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the lost worker's and the nanny's complaints
+        with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                      dashboard_address=None, env=env) as cluster, \
+                distributed.Client(cluster) as client:
+            lazy = curve_fit_many(models.decay, X,
+                                  dask_array.from_array(data, chunks=(20, -1)), p0=P0)
+            futures = client.compute([getattr(lazy, name) for name in FIELDS])
+            # Kill a worker once some blocks are done and it is running another.
+            deadline = time.monotonic() + 120
+            victim = None
+            while victim is None and time.monotonic() < deadline:
+                states = client.run_on_scheduler(_fit_tasks_by_state, part="fit_block")
+                running = [w for w in states.get("processing", []) if w]
+                if states.get("memory") and running:
+                    victim = running[0]
+                else:
+                    time.sleep(0.02)
+            assert victim is not None, f"no block was running: {states}"
+            with pytest.raises(Exception):  # noqa: B017 - the worker dies mid-call
+                client.run(os._exit, 1, workers=[victim])
+            got = client.gather(futures)
+            # The nanny replaced the killed worker; the blocks it held were run again.
+            assert victim not in client.scheduler_info()["workers"]
+    for name, value in zip(FIELDS, got, strict=True):
+        assert_array_equal(value, getattr(expected, name), err_msg=name, strict=True)
+
+
+def test_result_type_computes_to_itself_when_in_memory(fits):
+    assert fits.compute() is fits
+    assert isinstance(fits, ManyFits)
+
+
+def test_the_driver_needs_no_compile_for_a_second_model_of_the_same_layout(data):
+    # The driver takes the model as a function pointer: a new model of another
+    # parameter count reuses it (one driver per kernel state layout).
+    curve_fit_many(models.decay, X, data[:2], p0=P0)
+    drivers = len(B._DRIVERS)
+    curve_fit_many(models.peak, np.linspace(0, 10, 40), np.ones((2, 40)),
+                   p0=[1.0, 5.0, 1.0, 0.0, 0.0])
+    assert len(B._DRIVERS) == drivers
