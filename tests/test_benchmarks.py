@@ -25,6 +25,7 @@ SCRIPTS = {
     "large_n.py": [TABLE, "HEADLINE: signmin's own cost per iteration"],
     "robustness.py": [TABLE, "HEADLINE: the variant that solves the most"],
     "nist.py": ["LRE"],
+    "curve_fit_speed.py": [TABLE, "HEADLINE: signmin.curve_fit / scipy.optimize.curve_fit"],
 }
 
 
