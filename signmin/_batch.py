@@ -61,10 +61,13 @@ LM_TIGHT = 16 * EPS
 #: ... or, on the fast way, this first (forward differences converge slowly at the
 #: end, and their fixed point is only about sqrt(eps) accurate anyway): the
 #: Gauss-Newton step with the accurate Jacobian that follows finishes the job.
-LM_LOOSE = 1e-10
+LM_LOOSE = 1e-12
 #: That step has settled the fit when it moves no parameter by more than this
 #: (relative); otherwise Levenberg-Marquardt goes on to `LM_TIGHT` and it is taken again.
 GN_SETTLED = 1e-6
+#: Below this bound on J's condition number pcov comes from the Cholesky factor
+#: of J^T J, above it from the SVD of J (see `_covariance`).
+FAST_CONDITION = 1e4
 #: The largest cosine between the residuals and a column of J at a point taken
 #: as stationary (MINPACK's orthogonality test, as ``curve_fit``).
 STATIONARY = 1e-3
@@ -96,7 +99,7 @@ _CUR_SLOT, _BEST_SLOT, _F_BEST_SLOT, _REPEAT_CODE = range(4)
 
 def _compile(name, source, namespace):
     exec(compile(source, f"<signmin._batch.{name}>", "exec"), namespace)  # noqa: S102
-    return numba.njit(nogil=True)(namespace[name])
+    return numba.njit(nogil=True, error_model="numpy")(namespace[name])
 
 
 _ADAPTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -129,7 +132,7 @@ def jacobian_adapter(jac, n):
     return _adapter("jacobian", jac, n)
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _no_jacobian(x, p):
     return np.empty((0, 0))
 
@@ -156,7 +159,7 @@ def _make_state_factory():
 _new_state_from = _make_state_factory()
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def new_state(template, x0, scale_rule, fraction, step_min, step_max):
     """A fresh state at ``x0`` with the template's options, as ``K.new_state`` makes it.
 
@@ -173,7 +176,7 @@ def new_state(template, x0, scale_rule, fraction, step_min, step_max):
 # --------------------------------------------------------------------------- residuals
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _residuals(model, x, y, sigma, p, r):
     """``r = (model(x, p) - y) * (1 / sigma)`` (sigma of length 0: unweighted).
 
@@ -199,7 +202,7 @@ def _residuals(model, x, y, sigma, p, r):
     return cost if math.isfinite(cost) else np.inf
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _dot(a, b):
     """``sum(a * b)`` in four interleaved partial sums (a fixed order: the same bits
     on every call), which the processor can overlap."""
@@ -225,7 +228,9 @@ def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper
     From ``jac`` (weighted as the residuals), or by differences as SciPy's
     ``approx_derivative`` takes them with ``rel_step`` (eps**(1/3) central,
     eps**(1/2) forward) inside ``[lower, upper]``; ``work`` holds two rows of
-    k. Returns the calls of the model, and whether J is finite.
+    k. Each parameter is shifted in place in ``p`` and restored exactly; the
+    differences are multiplied by the reciprocal of the step actually taken.
+    Returns the calls of the model, and whether J is finite.
     """
     n, k = Jt.shape
     if with_jac:
@@ -242,7 +247,7 @@ def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper
                 total += v
         return 0, math.isfinite(total)
     rel = REL_STEP_3POINT if three_point else REL_STEP_2POINT
-    shifted = p.copy()
+    shifted = p  # each parameter is shifted in place and restored exactly
     r1, r2 = work[0], work[1]
     calls = 0
     finite = True
@@ -271,8 +276,9 @@ def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper
                 shifted[i] = pi + 2.0 * h
                 dx = shifted[i] - pi
                 finite &= _residuals(model, x, y, sigma, shifted, r2) < np.inf
+                scale = 1.0 / dx
                 for j in range(k):
-                    row[j] = (-3.0 * r[j] + 4.0 * r1[j] - r2[j]) / dx
+                    row[j] = (-3.0 * r[j] + 4.0 * r1[j] - r2[j]) * scale
             else:
                 shifted[i] = pi - h
                 left = shifted[i]
@@ -280,8 +286,9 @@ def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper
                 shifted[i] = pi + h
                 dx = shifted[i] - left
                 finite &= _residuals(model, x, y, sigma, shifted, r2) < np.inf
+                scale = 1.0 / dx
                 for j in range(k):
-                    row[j] = (r2[j] - r1[j]) / dx
+                    row[j] = (r2[j] - r1[j]) * scale
             calls += 2
         else:
             if pi + h < lower[i] or pi + h > upper[i]:
@@ -294,8 +301,9 @@ def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper
             shifted[i] = pi + h
             dx = shifted[i] - pi
             finite &= _residuals(model, x, y, sigma, shifted, r1) < np.inf
+            scale = 1.0 / dx
             for j in range(k):
-                row[j] = (r1[j] - r[j]) / dx
+                row[j] = (r1[j] - r[j]) * scale
             calls += 1
         shifted[i] = pi
     return calls, finite
@@ -304,13 +312,13 @@ def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper
 # --------------------------------------------------------------------------- small linear algebra
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _copy(src, dst):
     for i in range(src.shape[0]):
         dst[i] = src[i]
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _normal_equations(Jt, r, A, g):
     """``A = J^T J`` and ``g = J^T r``."""
     n = Jt.shape[0]
@@ -320,7 +328,7 @@ def _normal_equations(Jt, r, A, g):
             A[a, b] = A[b, a] = _dot(Jt[a], Jt[b])
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _solve_damped(A, g, D, lam, free, L, d):
     """Solve ``(A + lam diag(D)) d = -g`` over the free parameters by Cholesky;
     d is 0 elsewhere. False if the matrix is not positive definite."""
@@ -360,7 +368,7 @@ def _solve_damped(A, g, D, lam, free, L, d):
     return True
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _singular_values(Jt, V, s):
     """Singular values of J (k x n, k >= n; given transposed) into ``s`` and its right
     singular vectors into the columns of ``V``: Householder QR, then one-sided
@@ -425,7 +433,7 @@ def _singular_values(Jt, V, s):
         s[a] = math.sqrt(_dot(U[a], U[a]))
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _determined(s, k):
     """SciPy's rank test: every singular value above ``eps * max(k, n) * s_max``."""
     n = s.shape[0]
@@ -438,28 +446,93 @@ def _determined(s, k):
     return ok
 
 
-@numba.njit(nogil=True)
-def _covariance(V, s, k, cost, absolute_sigma, pcov):
-    """SciPy's pcov from the SVD of J into ``pcov``: ``V diag(1/s**2) V^T``, times
-    ``2 cost / (k - n)`` unless ``absolute_sigma``; inf where it cannot be
-    estimated (J not of full rank by SciPy's test, or ``k <= n`` without
-    ``absolute_sigma``)."""
-    n = s.shape[0]
-    if not (_determined(s, k) and (absolute_sigma or k > n)):
+@numba.njit(nogil=True, error_model="numpy")
+def _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s):
+    """SciPy's pcov into ``pcov``: ``inv(J^T J)``, times ``2 cost / (k - n)`` unless
+    ``absolute_sigma``; inf where it cannot be estimated (J not of full rank by
+    SciPy's test, or ``k <= n`` without ``absolute_sigma``). Returns whether J
+    has full rank.
+
+    SciPy inverts by the SVD of J. Where the Cholesky factor of ``J^T J`` shows
+    J far from rank-deficient (the ratio of its diagonal's extremes, a lower
+    bound on J's condition number, below `FAST_CONDITION`; SciPy's test fails
+    only near 1 / (eps k)) the inverse is taken from that factor instead, to
+    the same digits and at a fraction of the cost; else by the SVD (`V`, `s`).
+    """
+    n, k = Jt.shape
+    if k < n:
+        determined = False
+    else:
+        for a in range(n):
+            for b in range(a + 1):
+                A[a, b] = A[b, a] = _dot(Jt[a], Jt[b])
+        fast = _cholesky(A, L)
+        if fast:
+            low, high = np.inf, 0.0
+            for a in range(n):
+                low, high = min(low, L[a, a]), max(high, L[a, a])
+            fast = high < FAST_CONDITION * low
+        if fast:
+            determined = True
+            # inv(A) = inv(L)^T inv(L); inv(L) into the upper triangle of V, transposed.
+            for a in range(n):
+                for b in range(n):
+                    V[a, b] = 0.0
+            for c in range(n):
+                V[c, c] = 1.0 / L[c, c]
+                for a in range(c + 1, n):
+                    t = 0.0
+                    for b in range(c, a):
+                        t -= L[a, b] * V[c, b]
+                    V[c, a] = t / L[a, a]
+            for a in range(n):
+                for b in range(n):
+                    t = 0.0
+                    for c in range(max(a, b), n):
+                        t += V[a, c] * V[b, c]
+                    pcov[a, b] = t
+        else:
+            _singular_values(Jt, V, s)
+            determined = _determined(s, k)
+            if determined:
+                for a in range(n):
+                    for b in range(n):
+                        t = 0.0
+                        for i in range(n):
+                            t += V[a, i] * V[b, i] / (s[i] * s[i])
+                        pcov[a, b] = t
+    if not (determined and (absolute_sigma or k > n)):
         for a in range(n):
             for b in range(n):
                 pcov[a, b] = np.inf
-        return
+        return determined
     factor = 1.0 if absolute_sigma else 2.0 * cost / (k - n)
     for a in range(n):
         for b in range(n):
-            t = 0.0
-            for i in range(n):
-                t += V[a, i] * V[b, i] / (s[i] * s[i])
-            pcov[a, b] = t * factor
+            pcov[a, b] *= factor
+    return determined
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
+def _cholesky(A, L):
+    """The Cholesky factor of ``A`` into the lower triangle of ``L``; False if ``A``
+    is not positive definite."""
+    n = A.shape[0]
+    for a in range(n):
+        for b in range(a + 1):
+            t = A[a, b]
+            for c in range(b):
+                t -= L[a, c] * L[b, c]
+            if a == b:
+                if not t > 0.0:
+                    return False
+                L[a, a] = math.sqrt(t)
+            else:
+                L[a, b] = t / L[b, b]
+    return True
+
+
+@numba.njit(nogil=True, error_model="numpy")
 def _stationary(Jt, r, p, lower, upper):
     """MINPACK's orthogonality test, as ``curve_fit`` applies it: the cosine between
     the residuals and each column of J is at most `STATIONARY`, except for a
@@ -479,14 +552,16 @@ def _stationary(Jt, r, p, lower, upper):
 # --------------------------------------------------------------------------- the phases
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, y, sigma,
-           lower, upper, r, Jt, g, work):
+           lower, upper, r, Jt, g, work, r_best, Jt_best):
     """The sign phase, as the compiled driver runs it, with the gradient ``J^T r``
-    (J from ``jac`` or differences, central if ``three_point``). Returns
-    ``(status, calls of the model, Jacobians)``."""
+    (J from ``jac`` or differences, central if ``three_point``). The residuals and
+    J at the best point are kept in ``r_best`` and ``Jt_best`` (the finish starts
+    there). Returns ``(status, calls of the model, Jacobians)``."""
     header = state.header
     repeat = layout[_REPEAT_CODE]
+    f_best_slot = layout[_F_BEST_SLOT]
     status = repeat - 1  # anything but REPEAT: evaluate first
     calls_f = 0
     jacobians = 0
@@ -506,6 +581,11 @@ def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, 
                 if finite:
                     for i in range(g.shape[0]):
                         g[i] = _dot(Jt[i], r)
+                    if cost < header[f_best_slot]:
+                        # tell makes this point the best (the same test).
+                        _copy(r, r_best)
+                        for i in range(g.shape[0]):
+                            _copy(Jt[i], Jt_best[i])
                 else:
                     cost = np.inf
             if cost == np.inf:
@@ -516,7 +596,7 @@ def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, 
             return status, calls_f, jacobians
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _best(state, layout):
     """``(x, f)`` of the run's best point; x has length 0 if nothing finite was seen."""
     header = state.header
@@ -526,9 +606,9 @@ def _best(state, layout):
     return (state.x_b if best != 0.0 else state.x_a), header[layout[_F_BEST_SLOT]]
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r,
-                         cost, Jt, work, max_iter, ftol):
+                         cost, Jt, work, max_iter, ftol, have_jacobian):
     """Levenberg-Marquardt from ``p`` (residuals ``r`` and their ``cost``, finite),
     in place, with J from ``jac`` or forward differences.
 
@@ -540,8 +620,8 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     Stops when the next step's gain, as the Gauss-Newton model predicts it, is
     at most ``ftol`` relative to the cost (status FTOL; MINPACK's ftol test), on
     a zero projected gradient (GTOL) or after ``max_iter`` iterations. ``Jt`` is
-    J at ``p`` (transposed) on return. Returns ``(status, cost, calls of the
-    model, Jacobians taken)``.
+    J at ``p`` (transposed) on return, and on entry if ``have_jacobian``. Returns
+    ``(status, cost, calls of the model, Jacobians taken)``.
     """
     n = p.shape[0]
     A = np.empty((n, n))
@@ -555,7 +635,9 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     coarse = with_jac and not with_jac  # False, as a bool (not a literal)
     calls = 0
     jacobians = 0
-    take_jacobian = True
+    take_jacobian = not have_jacobian
+    if have_jacobian:
+        _normal_equations(Jt, r, A, g)
     lam = LM_LAMBDA0
     nu = 2.0
     status = _MAXITER
@@ -619,7 +701,7 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     return status, cost, calls, jacobians
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _is_success(status):
     for s in _SUCCESS:
         if status == s:
@@ -627,7 +709,7 @@ def _is_success(status):
     return False
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, error_model="numpy")
 def _gauss_newton_step(Jt, r, cost, model, x, y, sigma, lower, upper, p, work, scratch):
     """One undamped Gauss-Newton step from ``p`` with ``Jt`` (J of full rank), clipped
     into the box and taken if the cost does not rise beyond rounding.
@@ -659,10 +741,10 @@ def _gauss_newton_step(Jt, r, cost, model, x, y, sigma, lower, upper, p, work, s
     return cost, 1, True
 
 
-def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac, with_jac,
+def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, jac, with_jac,
              three_point, scale_rule, fraction, step_min, step_max, absolute_sigma, xs, ys,
              sigmas, p0s, lower, upper, popts, pcovs, costs, statuses, nfevs, njevs):
-    """Fit data set ``i`` into row i of the outputs.
+    """Fit data set ``row`` into that row of the outputs.
 
     Rows of ``xs``, ``sigmas`` and ``p0s`` are the data set's own, or shared if
     there is one row (sigma of width 0: no weights).
@@ -676,12 +758,12 @@ def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac,
     point while neither converged and the cost fell; the better converged
     result of the two ways is kept.
     """
-    x = xs[0 if xs.shape[0] == 1 else i]
-    y = ys[i]
-    sigma = sigmas[0 if sigmas.shape[0] == 1 else i]
-    p0 = p0s[0 if p0s.shape[0] == 1 else i]
-    popt = popts[i]
-    pcov = pcovs[i]
+    x = xs[0 if xs.shape[0] == 1 else row]
+    y = ys[row]
+    sigma = sigmas[0 if sigmas.shape[0] == 1 else row]
+    p0 = p0s[0 if p0s.shape[0] == 1 else row]
+    popt = popts[row]
+    pcov = pcovs[row]
     n = p0.shape[0]
     k = y.shape[0]
     r = np.empty(k)
@@ -697,13 +779,15 @@ def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac,
     njev = 0
     max_iter = LM_MAX_ITER * n
     coarse = with_jac and not with_jac  # False, as a bool (not a literal)
-    svd_at_popt = False
+    covariance_at_popt = False
+    A, L = np.empty((n, n)), np.empty((n, n))
+    r_best, Jt_best = np.empty(k), np.empty((n, k))
 
     # The fast way.
     state = new_state(template, p0, scale_rule, fraction, step_min, step_max)
     status, calls, jacobians = _rprop(tell_bracket, state, layout, jacobian, model, jac,
                                       with_jac, coarse, x, y, sigma, lower, upper, r, Jt, g,
-                                      work)
+                                      work, r_best, Jt_best)
     nfev += calls
     njev += jacobians
     _copy(p0, popt)
@@ -712,15 +796,18 @@ def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac,
     trusted = False
     p_best, f_best = _best(state, layout)
     if p_best.shape[0] > 0:
+        # Levenberg-Marquardt starts from the best point, with its residuals and J.
         _copy(p_best, p)
-        nfev += 1
-        cost = _residuals(model, x, y, sigma, p, r)
+        _copy(r_best, r)
+        for c in range(n):
+            _copy(Jt_best[c], Jt[c])
+        cost = f_best
         for tight in range(2):
             # An exact J converges fast and to the true point: tight at once.
             ftol = LM_TIGHT if tight or with_jac else LM_LOOSE
             lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
                 jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, cost, Jt,
-                work, max_iter, ftol)
+                work, max_iter, ftol, tight == 0)
             nfev += calls
             njev += jacobians
             status, cost = lm_status, lm_cost
@@ -732,11 +819,12 @@ def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac,
                                      lower, upper, Jt, work)
             nfev += calls
             njev += 1
-            trusted = svd_at_popt = False
-            if finite and k >= n:
-                _singular_values(Jt, V, s)
-                svd_at_popt = True
-                trusted = _determined(s, k) and _stationary(Jt, r, p, lower, upper)
+            trusted = covariance_at_popt = False
+            if finite:
+                # pcov at this point (as curve_fit: before the Gauss-Newton step).
+                determined = _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s)
+                covariance_at_popt = True
+                trusted = determined and _stationary(Jt, r, p, lower, upper)
             if not trusted or with_jac:
                 break
             cost, calls, settled = _gauss_newton_step(Jt, r, cost, model, x, y, sigma, lower,
@@ -757,7 +845,7 @@ def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac,
             state = new_state(template, start, scale_rule, fraction, step_min, step_max)
             rprop_status, calls, jacobians = _rprop(
                 tell_free, state, layout, jacobian, model, jac, with_jac, three_point, x, y,
-                sigma, lower, upper, r, Jt, g, work)
+                sigma, lower, upper, r, Jt, g, work, r_best, Jt_best)
             nfev += calls
             njev += jacobians
             p_best, f_best = _best(state, layout)
@@ -765,11 +853,12 @@ def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac,
                 status = rprop_status
                 break
             _copy(p_best, p)
-            nfev += 1
-            _residuals(model, x, y, sigma, p, r)
+            _copy(r_best, r)
+            for c in range(n):
+                _copy(Jt_best[c], Jt[c])
             lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
                 jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, f_best, Jt,
-                work, max_iter, LM_TIGHT)
+                work, max_iter, LM_TIGHT, True)
             nfev += calls
             njev += jacobians
             last_cost = cost
@@ -782,7 +871,7 @@ def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac,
             converged = _is_success(status)
             if converged or cost >= last_cost:
                 break
-        svd_at_popt = False
+        covariance_at_popt = False
         if fast_converged and (not converged or fast_cost <= cost):
             cost, status = fast_cost, fast_status
         else:
@@ -794,18 +883,16 @@ def _fit_row(i, tell_bracket, tell_free, template, layout, jacobian, model, jac,
                                      lower, upper, Jt, work)
             nfev += calls
             njev += 1
-    if cost < np.inf:
-        if not svd_at_popt and k >= n:
-            _singular_values(Jt, V, s)
-        _covariance(V, s, k, cost, absolute_sigma, pcov)
-    else:
+    if cost < np.inf and not covariance_at_popt:
+        _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s)
+    elif cost == np.inf:
         for a in range(n):
             for b in range(n):
                 pcov[a, b] = np.inf
-    costs[i] = cost
-    statuses[i] = status
-    nfevs[i] = nfev
-    njevs[i] = njev if with_jac else 0
+    costs[row] = cost
+    statuses[row] = status
+    nfevs[row] = nfev
+    njevs[row] = njev if with_jac else 0
 
 
 def _fit_all(fit_row, tell_bracket, tell_free, template, layout, jacobian, model, jac,
@@ -850,7 +937,9 @@ def fit_all(state_type):
     """
     pieces = _DRIVERS.get(state_type)
     if pieces is None:
-        options = dict(nogil=True, cache=True)
+        # error_model='numpy': a division by zero gives inf or nan, never an exception,
+        # which could not leave a prange task through a function pointer.
+        options = dict(nogil=True, cache=True, error_model="numpy")
         jacobian = numba.njit(JACOBIAN_FN.signature, **options)(_jacobian)
         row_args = _row_arguments(state_type)
         fit_row = numba.njit(types.none(types.int64, *row_args), **options)(_fit_row)

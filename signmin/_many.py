@@ -332,7 +332,9 @@ class _Problem:
         popt = np.empty((m, n))
         pcov = np.empty((m, n, n))
         cost = np.empty(m)
-        status, nfev, njev = (np.empty(m, dtype=np.int64) for _ in range(3))
+        # A row the driver did not finish keeps this status (see below).
+        status = np.full(m, -1, dtype=np.int64)
+        nfev, njev = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
         sigma = np.empty((1, 0)) if self.sigma is None else np.atleast_2d(self.sigma)
         previous = numba.get_num_threads()
         if threads is not None:
@@ -346,6 +348,12 @@ class _Problem:
                    nfev, njev)
         finally:
             numba.set_num_threads(previous)
+        if (status < 0).any():
+            # An exception inside the parallel loop (in the model, say) cannot
+            # leave it through the function pointers; it leaves its row unfinished.
+            rows = np.flatnonzero(status < 0)
+            raise RuntimeError(f"curve_fit_many: the fits of rows {rows[:10].tolist()} did not "
+                               "finish (did f or jac raise an exception?)")
         self._warn_covariance(pcov, cost)
         return ManyFits(popt, pcov, cost, status, nfev, njev)
 
