@@ -34,6 +34,10 @@ POLISH_MAX_NFEV = 1000
 #: itself (its own L-BFGS-B finish, ``polish``, is replaced by the
 #: least-squares one here).
 RPROP_OPTIONS = dict(polish=False, accelerate=False)
+#: Options of the first, bracketing run, unless given: steps that grow by 1.5
+#: a step bracket in 5 steps what takes 8 at 1.2 (median, on the families of
+#: benchmarks/curve_fit_speed.py), reaching the best cost as often.
+BRACKET_OPTIONS = dict(etas=(0.5, 1.5))
 #: Rprop's default budget per round when the polish follows: enough to reach the basin.
 MAXITER = 2000
 #: At most this many rounds of Rprop and polish.
@@ -65,6 +69,20 @@ _AT_BOUND = 1e-10
 #: MINPACK's info to `least_squares`' status: 6-8 are 2, 3 and 1 met at the
 #: rounding level (below which the tolerances here lie), 5 is the budget.
 _FROM_MINPACK = {1: 2, 2: 3, 3: 4, 4: 1, 5: 0, 6: 2, 7: 3, 8: 1}
+#: What MINPACK's info means.
+_MINPACK_MESSAGES = {
+    1: "Both actual and predicted relative reductions in the sum of squares are at most ftol.",
+    2: "The relative error between two consecutive iterates is at most xtol.",
+    3: "Both actual and predicted relative reductions in the sum of squares are at most ftol, "
+       "and the relative error between two consecutive iterates is at most xtol.",
+    4: "The cosine of the angle between the residuals and any column of the Jacobian is at "
+       "most gtol in absolute value.",
+    5: "Number of calls to function has reached maxfev.",
+    6: "ftol is too small: no further reduction in the sum of squares is possible.",
+    7: "xtol is too small: no further improvement in the approximate solution is possible.",
+    8: "gtol is too small: the residuals are orthogonal to the columns of the Jacobian to "
+       "machine precision.",
+}
 #: least_squares' numbering of the rules that stop a run, for ``ier``.
 _IER = {Status.GTOL: 1, Status.FTOL: 2, Status.NO_PROGRESS: 2, Status.XTOL: 3}
 
@@ -449,14 +467,17 @@ def _levenberg_marquardt(res, x, tight=True):
     exact = callable(res.jac)
     dfun = (lambda p: res.jacobian(p, None)) if exact else None  # noqa: E731
     options = _LM_TIGHT if tight or exact else _LM_LOOSE
+    nfev = res.nfev
     with warnings.catch_warnings():
-        # leastsq warns on a Jacobian it finds rank-deficient; the caller judges that.
-        warnings.simplefilter("ignore", OptimizeWarning)
-        x, _, info, message, ier = leastsq(res, x, Dfun=dfun, full_output=True, **options,
-                                           maxfev=LM_MAX_NFEV * (x.size + 1))
+        # leastsq warns where it stops short; the caller judges that. (Without
+        # full_output, which costs as much again as a fit's own work here.)
+        warnings.filterwarnings("ignore", r"(Number of calls to function|[fxg]tol=)",
+                                RuntimeWarning)
+        x, ier = leastsq(res, x, Dfun=dfun, **options, maxfev=LM_MAX_NFEV * (x.size + 1))
     status = _FROM_MINPACK.get(ier, -1)
-    return OptimizeResult(x=x, fun=info["fvec"], status=status, success=status > 0,
-                          message=message, nfev=info["nfev"], method="lm", exact=exact)
+    message = _MINPACK_MESSAGES.get(ier, "Improper input.")
+    return OptimizeResult(x=x, fun=res(x), status=status, success=status > 0, message=message,
+                          nfev=res.nfev - nfev, method="lm", exact=exact)
 
 
 def _finish(res, x, loss, f_scale, tight):
@@ -565,7 +586,7 @@ def _bracket_and_finish(res, p0, loss, f_scale, options):
     gradient = res.cost_and_gradient if callable(res.jac) else res.coarse_cost_and_gradient
     bounds = None if res.unbounded else Bounds(*res.bounds)
     rprop = minimize_rprop(gradient, p0, jac=True, bounds=bounds, until_bracketed=True,
-                           **{**RPROP_OPTIONS, **options})
+                           **{**RPROP_OPTIONS, **BRACKET_OPTIONS, **options})
     stopped = rprop.status == Status.CALLBACK or not np.isfinite(rprop.fun)
     fit = SimpleNamespace(x=rprop.x, cost=rprop.fun, rprop=rprop, polish=None, polished=False,
                           converged=False, nit=rprop.nit, rounds=1, J=None, svd=None, r=None,
@@ -833,8 +854,10 @@ def curve_fit(
         ``maxfev`` (evaluations of the cost and its gradient), ``xtol``,
         ``ftol``, ``callback``, ... With the polish, ``until_bracketed``
         (default True) ends the first run as soon as every parameter's
-        partial derivative has changed sign (the fast way in, see Notes);
-        False runs Rprop to its own stop first.
+        partial derivative has changed sign (the fast way in, see Notes;
+        its ``etas`` default to (0.5, 1.5)); False runs Rprop to its own
+        stop first. ``polish`` and ``accelerate`` of `minimize_rprop` are
+        off here (the finish is the least-squares one).
 
     Returns
     -------
@@ -897,10 +920,11 @@ def curve_fit(
     `scipy.optimize.differential_evolution` polishes with L-BFGS-B, in two
     ways:
 
-    - **Fast** (with the polish, by default): Rprop on forward differences
-      until every partial derivative has changed sign once (the minimum is
-      bracketed in each parameter: the basin is found, usually within 3 to
-      30 steps), then the finish from its best point: without bounds and
+    - **Fast** (with the polish, by default): Rprop on forward differences,
+      its steps growing by 1.5 (not 1.2) while a sign holds, until every
+      partial derivative has changed sign once (the minimum is bracketed in
+      each parameter: the basin is found, usually within 3 to 30 steps),
+      then the finish from its best point: without bounds and
       with the linear loss, MINPACK's Levenberg-Marquardt (``leastsq``,
       SciPy's default) on its own forward differences to a tolerance of
       1e-10, then one Gauss-Newton step with the Jacobian of `jac` (which
@@ -1014,9 +1038,8 @@ def curve_fit(
     if polish:
         options.setdefault("maxiter", MAXITER)
     fit = _search(res, p0, polish, loss, f_scale, options)
-    mesg = _message(fit)
     if not fit.converged:
-        raise RuntimeError("Optimal parameters not found: " + mesg)
+        raise RuntimeError("Optimal parameters not found: " + _message(fit))
 
     x, r = fit.x, (res(fit.x) if fit.r is None else fit.r)
     J, s_VT = (res.scaled_jacobian(x, r), None) if fit.J is None else (fit.J, fit.svd)
@@ -1030,4 +1053,4 @@ def curve_fit(
                     rounds=fit.rounds, status=fit.rprop.status, message=fit.rprop.message,
                     polish=fit.polish, polished=fit.polished)
     ier = fit.polish.status if fit.polished else _IER.get(fit.rprop.status, 0)
-    return x, pcov, infodict, mesg, ier
+    return x, pcov, infodict, _message(fit), ier
