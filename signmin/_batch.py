@@ -46,6 +46,9 @@ _GTOL, _XTOL, _FTOL = int(Status.GTOL), int(Status.XTOL), int(Status.FTOL)
 _MAXITER, _NONFINITE = int(Status.MAXITER), int(Status.NONFINITE)
 _SUCCESS = np.array(sorted(int(s) for s in Status if s.success), dtype=np.int64)
 
+#: The bracketing run takes differences at every this-many-th evaluation, Broyden's
+#: update between them (0: at every one).
+BRACKET_SECANT = 3
 #: At most this many rounds of Rprop and Levenberg-Marquardt on the robust way.
 MAX_ROUNDS = 10
 #: Levenberg-Marquardt's budget of iterations, per parameter.
@@ -180,45 +183,31 @@ def new_state(template, x0, scale_rule, fraction, step_min, step_max):
 def _residuals(model, x, y, sigma, p, r):
     """``r = (model(x, p) - y) * (1 / sigma)`` (sigma of length 0: unweighted).
 
-    Returns the cost ``0.5 * sum(r**2)``; inf if it is not finite (a residual
-    that is not) or the model's output has the wrong length.
+    Returns the cost ``0.5 * sum(r**2)`` (summed as `_dot` sums); inf if it is not
+    finite (a residual that is not) or the model's output has the wrong length.
     """
     values = model(x, p)
     k = y.shape[0]
     if values.shape[0] != k:
         return np.inf
-    total = 0.0
     if sigma.shape[0] > 0:
         for j in range(k):
-            v = (values[j] - y[j]) * (1.0 / sigma[j])
-            r[j] = v
-            total += v * v
+            r[j] = (values[j] - y[j]) * (1.0 / sigma[j])
     else:
         for j in range(k):
-            v = values[j] - y[j]
-            r[j] = v
-            total += v * v
-    cost = 0.5 * total
+            r[j] = values[j] - y[j]
+    cost = 0.5 * _dot(r, r)
     return cost if math.isfinite(cost) else np.inf
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@numba.njit(nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _dot(a, b):
-    """``sum(a * b)`` in four interleaved partial sums (a fixed order: the same bits
-    on every call), which the processor can overlap."""
-    k = a.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    j = 0
-    while j + 4 <= k:
-        s0 += a[j] * b[j]
-        s1 += a[j + 1] * b[j + 1]
-        s2 += a[j + 2] * b[j + 2]
-        s3 += a[j + 3] * b[j + 3]
-        j += 4
-    while j < k:
-        s0 += a[j] * b[j]
-        j += 1
-    return (s0 + s1) + (s2 + s3)
+    """``sum(a * b)``, in an order the compiler picks for the processor's vectors
+    (fixed for a compiled function: the same bits on every call of it)."""
+    s = 0.0
+    for j in range(a.shape[0]):
+        s += a[j] * b[j]
+    return s
 
 
 def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper, Jt, work):
@@ -554,18 +543,27 @@ def _stationary(Jt, r, p, lower, upper):
 
 @numba.njit(nogil=True, error_model="numpy")
 def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, y, sigma,
-           lower, upper, r, Jt, g, work, r_best, Jt_best):
+           lower, upper, r, Jt, g, work, r_best, Jt_best, secant):
     """The sign phase, as the compiled driver runs it, with the gradient ``J^T r``
-    (J from ``jac`` or differences, central if ``three_point``). The residuals and
-    J at the best point are kept in ``r_best`` and ``Jt_best`` (the finish starts
-    there). Returns ``(status, calls of the model, Jacobians)``."""
+    (J from ``jac`` or differences, central if ``three_point``). With ``secant``
+    > 0 (and no ``jac``) the differences are taken at every ``secant``-th
+    evaluation only, and Broyden's update carries J between them. The residuals
+    and J at the best point are kept in ``r_best`` and ``Jt_best``. Returns
+    ``(status, calls of the model, Jacobians, whether Jt_best is exact)``."""
     header = state.header
     repeat = layout[_REPEAT_CODE]
     f_best_slot = layout[_F_BEST_SLOT]
+    n, k = Jt.shape
     status = repeat - 1  # anything but REPEAT: evaluate first
     calls_f = 0
     jacobians = 0
+    evaluations = 0
     cost = np.inf
+    p_last = np.empty(n)
+    r_last = np.empty(k)
+    have_last = False
+    exact = False  # J is from jac or differences (not Broyden's update)
+    best_exact = False
     while True:
         calls = 0
         if status != repeat:
@@ -574,11 +572,33 @@ def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, 
             calls = 1
             cost = _residuals(model, x, y, sigma, p, r)
             if cost < np.inf:
-                c, finite = jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r,
-                                     lower, upper, Jt, work)
-                calls_f += c
-                jacobians += 1
+                if have_last and secant > 0 and not with_jac and evaluations % secant != 0:
+                    # Broyden: J += (dr - J d) d^T / (d^T d), d scaled by the steps.
+                    dd = 0.0
+                    for i in range(n):
+                        d = p[i] - p_last[i]
+                        dd += d * d
+                    if dd > 0.0:
+                        for j in range(k):
+                            t = r[j] - r_last[j]
+                            for i in range(n):
+                                t -= Jt[i, j] * (p[i] - p_last[i])
+                            t /= dd
+                            for i in range(n):
+                                Jt[i, j] += t * (p[i] - p_last[i])
+                    finite = True
+                    exact = False
+                else:
+                    c, finite = jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r,
+                                         lower, upper, Jt, work)
+                    calls_f += c
+                    jacobians += 1
+                    exact = True
+                evaluations += 1
                 if finite:
+                    _copy(p, p_last)
+                    _copy(r, r_last)
+                    have_last = True
                     for i in range(g.shape[0]):
                         g[i] = _dot(Jt[i], r)
                     if cost < header[f_best_slot]:
@@ -586,6 +606,7 @@ def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, 
                         _copy(r, r_best)
                         for i in range(g.shape[0]):
                             _copy(Jt[i], Jt_best[i])
+                        best_exact = exact
                 else:
                     cost = np.inf
             if cost == np.inf:
@@ -593,7 +614,7 @@ def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, 
                     g[i] = 0.0
         status = tell(state, g, cost, calls)
         if status >= 0:
-            return status, calls_f, jacobians
+            return status, calls_f, jacobians, best_exact
 
 
 @numba.njit(nogil=True, error_model="numpy")
@@ -785,9 +806,9 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
 
     # The fast way.
     state = new_state(template, p0, scale_rule, fraction, step_min, step_max)
-    status, calls, jacobians = _rprop(tell_bracket, state, layout, jacobian, model, jac,
+    status, calls, jacobians, best_exact = _rprop(tell_bracket, state, layout, jacobian, model, jac,
                                       with_jac, coarse, x, y, sigma, lower, upper, r, Jt, g,
-                                      work, r_best, Jt_best)
+                                      work, r_best, Jt_best, BRACKET_SECANT)
     nfev += calls
     njev += jacobians
     _copy(p0, popt)
@@ -807,7 +828,7 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
             ftol = LM_TIGHT if tight or with_jac else LM_LOOSE
             lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
                 jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, cost, Jt,
-                work, max_iter, ftol, tight == 0)
+                work, max_iter, ftol, tight == 0 and best_exact)
             nfev += calls
             njev += jacobians
             status, cost = lm_status, lm_cost
@@ -843,9 +864,9 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
         cost = np.inf
         for _ in range(MAX_ROUNDS):
             state = new_state(template, start, scale_rule, fraction, step_min, step_max)
-            rprop_status, calls, jacobians = _rprop(
+            rprop_status, calls, jacobians, _ = _rprop(
                 tell_free, state, layout, jacobian, model, jac, with_jac, three_point, x, y,
-                sigma, lower, upper, r, Jt, g, work, r_best, Jt_best)
+                sigma, lower, upper, r, Jt, g, work, r_best, Jt_best, 0)
             nfev += calls
             njev += jacobians
             p_best, f_best = _best(state, layout)

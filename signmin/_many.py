@@ -224,6 +224,9 @@ def _as_float(name, value, shapes):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not arr.flags.writeable:
+        # The compiled driver is typed for writeable arrays (it never writes to these).
+        arr = arr.copy()
     if arr.shape not in shapes:
         expected = " or ".join(str(s) for s in shapes)
         raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")

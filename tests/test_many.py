@@ -186,6 +186,14 @@ def test_bad_input_is_refused_before_any_fit(call, error, match):
         call()
 
 
+def test_read_only_inputs_are_taken_as_they_are(data, fits):
+    # xarray hands out its coordinates read-only, and dask may hand out read-only blocks.
+    x, y = X.copy(), data.copy()
+    x.setflags(write=False)
+    y.setflags(write=False)
+    assert_identical(curve_fit_many(models.decay, x, y, p0=P0), fits)
+
+
 def test_p0_defaults_to_ones_from_the_signature(data):
     fits = curve_fit_many(models.decay, X, data[:2])
     assert_array_equal(fits.popt, curve_fit_many(models.decay, X, data[:2], p0=P0).popt)
