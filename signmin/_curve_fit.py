@@ -351,6 +351,9 @@ def _parameter_count(f):
 
 def _bounds_arrays(bounds, n):
     lb, ub = (bounds.lb, bounds.ub) if isinstance(bounds, Bounds) else bounds
+    if type(lb) is float and type(ub) is float and lb == -np.inf and ub == np.inf:
+        # The default, quickly.
+        return np.full(n, -np.inf), np.full(n, np.inf)
     try:
         lb = np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy()
         ub = np.broadcast_to(np.asarray(ub, dtype=float), (n,)).copy()
@@ -631,14 +634,14 @@ def _inspect(res, fit, gauss_newton):
         held = _against_bounds(x, g, res.bounds)
         if held.any():
             fit.x, fit.r, fit.cost = _onto_bounds(res, x, r, fit.cost, held)
-    fit.J, fit.svd, fit.trusted = Js, None, False
+    fit.J, fit.svd, fit.trusted, fit.determined = Js, None, False, None
     if not np.isfinite(Js).all():
         return None
     U, s, VT = np.linalg.svd(Js, full_matrices=False)
     fit.svd = (s, VT)
     norms = np.sqrt(np.einsum("ij,ij->j", J, J))
-    fit.trusted = (_determined(Js, res.fd, s, norms if Js is J else None)
-                   and _stationary(norms, w, g, held))
+    fit.determined = _determined(Js, res.fd, s, norms if Js is J else None)
+    fit.trusted = fit.determined and _stationary(norms, w, g, held)
     if not (fit.trusted and gauss_newton):
         return None
     # J is Js for the linear loss, the only one Levenberg-Marquardt takes.
@@ -719,7 +722,7 @@ def _search(res, p0, polish, loss, f_scale, options):
     return best
 
 
-def _covariance(J, cost, m, n, absolute_sigma, fd, s_VT=None):
+def _covariance(J, cost, m, n, absolute_sigma, fd, s_VT=None, determined=None):
     """SciPy's pcov: ``inv(J^T J)`` by SVD, times the residual variance.
 
     Returns ``(pcov, warn)``: filled with inf and ``warn`` set when it cannot
@@ -727,10 +730,12 @@ def _covariance(J, cost, m, n, absolute_sigma, fd, s_VT=None):
     parameter the data do not determine; `fd` is the difference scheme of
     J, or None), or when there are no more data than parameters to estimate
     the variance from. `s_VT` are J's singular values and right singular
-    vectors, if known.
+    vectors, and `determined` the verdict of `_determined`, if known.
     """
     s, VT = svd(J, full_matrices=False)[1:] if s_VT is None else s_VT
-    if not _determined(J, fd, s) or (m <= n and not absolute_sigma):
+    if determined is None:
+        determined = _determined(J, fd, s)
+    if not determined or (m <= n and not absolute_sigma):
         return np.full((n, n), np.inf), True
     pcov = (VT.T / s ** 2) @ VT
     return (pcov if absolute_sigma else pcov * (2 * cost / (m - n))), False
@@ -1043,7 +1048,8 @@ def curve_fit(
 
     x, r = fit.x, (res(fit.x) if fit.r is None else fit.r)
     J, s_VT = (res.scaled_jacobian(x, r), None) if fit.J is None else (fit.J, fit.svd)
-    pcov, warn = _covariance(J, fit.cost, r.size, n, absolute_sigma, res.fd, s_VT)
+    pcov, warn = _covariance(J, fit.cost, r.size, n, absolute_sigma, res.fd, s_VT,
+                             fit.determined if fit.J is not None else None)
     if warn:
         warnings.warn("Covariance of the parameters could not be estimated",
                       category=OptimizeWarning, stacklevel=2)
