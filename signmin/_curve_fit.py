@@ -34,10 +34,11 @@ POLISH_MAX_NFEV = 1000
 #: itself (its own L-BFGS-B finish, ``polish``, is replaced by the
 #: least-squares one here).
 RPROP_OPTIONS = dict(polish=False, accelerate=False)
-#: Options of the first, bracketing run, unless given: steps that grow by 1.5
-#: a step bracket in 5 steps what takes 8 at 1.2 (median, on the families of
-#: benchmarks/curve_fit_speed.py), reaching the best cost as often.
-BRACKET_OPTIONS = dict(etas=(0.5, 1.5))
+#: Options of the first, bracketing run, unless given: steps that grow by the
+#: golden ratio (as `scipy.optimize.bracket` widens its interval) bracket in 5
+#: steps what takes 8 at 1.2 (median, on the families of
+#: benchmarks/curve_fit_speed.py), and reach the best cost as often or more.
+BRACKET_OPTIONS = dict(etas=(0.5, 1.618))
 #: Rprop's default budget per round when the polish follows: enough to reach the basin.
 MAXITER = 2000
 #: At most this many rounds of Rprop and polish.
@@ -860,7 +861,7 @@ def curve_fit(
         ``ftol``, ``callback``, ... With the polish, ``until_bracketed``
         (default True) ends the first run as soon as every parameter's
         partial derivative has changed sign (the fast way in, see Notes;
-        its ``etas`` default to (0.5, 1.5)); False runs Rprop to its own
+        its ``etas`` default to (0.5, 1.618)); False runs Rprop to its own
         stop first. ``polish`` and ``accelerate`` of `minimize_rprop` are
         off here (the finish is the least-squares one).
 
@@ -926,7 +927,7 @@ def curve_fit(
     ways:
 
     - **Fast** (with the polish, by default): Rprop on forward differences,
-      its steps growing by 1.5 (not 1.2) while a sign holds, until every
+      its steps growing by 1.618 (not 1.2) while a sign holds, until every
       partial derivative has changed sign once (the minimum is bracketed in
       each parameter: the basin is found, usually within 3 to 30 steps),
       then the finish from its best point: without bounds and
