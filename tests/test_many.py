@@ -19,7 +19,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import OptimizeWarning
 
 import signmin
-from signmin import Status
+from signmin import Status, datasets
 from signmin import _batch as B
 from signmin import _kernel as K
 from signmin._many import ManyFits, curve_fit_many
@@ -192,6 +192,20 @@ def test_read_only_inputs_are_taken_as_they_are(data, fits):
     x.setflags(write=False)
     y.setflags(write=False)
     assert_identical(curve_fit_many(models.decay, x, y, p0=P0), fits)
+
+
+@pytest.mark.parametrize("name", ["MGH09", "Thurber", "MGH10", "Eckerle4", "Rat43", "Bennett5",
+                                  "ENSO"])
+def test_nist_higher_difficulty_problems_reach_six_certified_digits_from_both_starts(name):
+    # Both starts as one batch of two rows (per-set p0): the fast way, and the
+    # robust rounds where the fast way's point is not trusted (MGH10 from start 1).
+    problem = datasets.load_nist(name)
+    starts = np.array(problem.starts, dtype=float)
+    y = np.tile(np.asarray(problem.ydata, dtype=float), (starts.shape[0], 1))
+    fits = curve_fit_many(numba.njit(problem.model), problem.xdata, y, p0=starts)
+    assert fits.success.all()
+    for popt in fits.popt:
+        assert datasets.lre(popt, problem.certified) >= 6
 
 
 def test_p0_defaults_to_ones_from_the_signature(data):
