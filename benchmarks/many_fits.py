@@ -13,6 +13,8 @@ expression for SciPy and xarray. Reported, measured side by side in one run:
   finite differences (the default) and with an analytic Jacobian for both;
 * the fraction of data sets at the best cost either method found (within
   1e-8 relative), and how far signmin's rows are from ``signmin.curve_fit``;
+* CPU time per fit on one thread each (less moved by other load than wall
+  time: the rate an idle machine would give is this ratio times the threads);
 * peak memory per fit (a fresh process; the inputs excluded);
 * the latency of the first call in a fresh process: with numba's cache as the
   package leaves it, and with an empty cache (everything compiles).
@@ -161,6 +163,24 @@ def throughput(sizes, scipy_sample, reps, xr_module):
                           converged=np.mean(fits.success), sample=sample.shape[0],
                           nfev=np.mean(fits.nfev))
     return rates, quality
+
+
+def per_core(m, scipy_sample, reps):
+    """CPU seconds per fit on one thread (``time.thread_time``): signmin with one
+    numba thread, SciPy's loop; less moved by other load on the machine than wall time."""
+    from signmin._many import curve_fit_many
+
+    _, y = data_sets(m, seed=m)
+    sample = y[:min(m, scipy_sample)]
+    ours, theirs = [], []
+    for _ in range(reps):
+        t0 = time.thread_time()
+        curve_fit_many(peak, X, y, p0=P0, threads=1)
+        ours.append((time.thread_time() - t0) / m)
+        t0 = time.thread_time()
+        scipy_loop(sample)
+        theirs.append((time.thread_time() - t0) / sample.shape[0])
+    return np.array(ours), np.array(theirs)
 
 
 def with_jacobian(m, scipy_sample, reps):
@@ -345,6 +365,13 @@ def main():
              "signmin / scipy", "at best cost: signmin / scipy, % (sets)",
              "signmin converged %", "signmin calls of f per fit"], rows,
             title=f"Throughput, finite differences (numba threads: {threads})")
+
+    ours, theirs = per_core(jac_m, scipy_sample, reps)
+    C.table(["m", "signmin CPU µs per fit (1 thread)", "scipy loop CPU µs per fit",
+             "scipy / signmin (per core)", f"that x {threads} threads"],
+            [[f"{jac_m:,}", C.spread(ours * 1e6), C.spread(theirs * 1e6),
+              C.spread(np.median(theirs) / ours), f"{threads * np.median(theirs / ours):.1f}"]],
+            title="CPU time per fit, one thread each (what an idle machine would give)")
 
     ours, theirs, _ = with_jacobian(jac_m, scipy_sample, reps)
     C.table(["m", "signmin fits/s", "scipy loop fits/s", "signmin / scipy"],
