@@ -850,10 +850,12 @@ def curve_fit(
         finite differences of a step are then one call. None (default): find
         out on the first such call, which is checked against a call per row
         (any exception, another shape or other values: one call per row from
-        then on). A model written in NumPy usually broadcasts so; one that
-        must see scalars (Python ``if`` on a parameter, ``math`` functions)
-        is detected, or set False. Neither the first call of `f` nor any
-        call with a single point sees arrays.
+        then on); the first call of `f` is with scalars. A model written in
+        NumPy usually broadcasts so; one that must see scalars (Python ``if``
+        on a parameter, ``math`` functions) is detected, or set False (no
+        call ever sees arrays). True: columns from the first call on,
+        unchecked. Under bounds, and with a 2-D `sigma`, every call is with
+        scalars.
     **options
         Passed to each run of `minimize_rprop`: ``variant``,
         ``initial_step``, ``maxiter`` (default here 2000 with the polish),
