@@ -823,6 +823,7 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
     covariance_at_popt = False
     A, L = np.empty((n, n)), np.empty((n, n))
     r_best, Jt_best = np.empty(k), np.empty((n, k))
+    have_jacobian = not coarse  # True, as a bool (not a literal): one specialisation
 
     # The fast way.
     state = new_state(template, p0, scale_rule, fraction, step_min, step_max)
@@ -848,7 +849,7 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
             ftol = LM_TIGHT if tight or with_jac else LM_LOOSE
             lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
                 jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, cost, Jt,
-                work, max_iter, ftol, tight == 0)
+                work, max_iter, ftol, have_jacobian and tight == 0)
             nfev += calls
             njev += jacobians
             status, cost = lm_status, lm_cost
@@ -890,7 +891,7 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
                 _copy(Jt_best[c], Jt[c])
             lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
                 jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, f_best, Jt,
-                work, max_iter, LM_TIGHT, True)
+                work, max_iter, LM_TIGHT, have_jacobian)
             nfev += calls
             njev += jacobians
             last_cost = cost
