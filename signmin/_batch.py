@@ -865,13 +865,17 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
             converged = _is_success(status)
             if not converged:
                 break
-            # pcov at this point (as curve_fit: before the Gauss-Newton step).
-            cost, calls, covariance_at_popt, trusted, settled = _settle(
-                jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper, p, r,
-                cost, Jt, work, scratch, absolute_sigma, pcov, A, L, V, s)
-            nfev += calls
-            njev += 1
-            _copy(p, popt)
+            # pcov at this point (as curve_fit: before the Gauss-Newton step); a
+            # second step with a fresh J where the first still moved the point.
+            for _ in range(2 if tight == 0 else 1):
+                cost, calls, covariance_at_popt, trusted, settled = _settle(
+                    jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper, p,
+                    r, cost, Jt, work, scratch, absolute_sigma, pcov, A, L, V, s)
+                nfev += calls
+                njev += 1
+                _copy(p, popt)
+                if not trusted or settled:
+                    break
             if not trusted or settled:
                 break
     else:
