@@ -295,6 +295,10 @@ class _Problem:
         self.compiled = _is_dispatcher(f) and (not callable(jac) or _is_dispatcher(jac))
 
     def solve(self, threads):
+        if self.m == 0:
+            n = self.n
+            return ManyFits(np.empty((0, n)), np.empty((0, n, n)), np.empty(0),
+                            *(np.empty(0, dtype=np.int64) for _ in range(3)))
         return self._compiled(threads) if self.compiled else self._one_by_one()
 
     # ----------------------------------------------------------------- the compiled path

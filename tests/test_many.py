@@ -208,6 +208,11 @@ def test_nist_higher_difficulty_problems_reach_six_certified_digits_from_both_st
         assert datasets.lre(popt, problem.certified) >= 6
 
 
+def test_no_data_sets_give_an_empty_result():
+    fits = curve_fit_many(models.decay, X, np.empty((0, X.size)), p0=P0)
+    assert fits.popt.shape == (0, 3) and fits.pcov.shape == (0, 3, 3) and fits.cost.size == 0
+
+
 def test_p0_defaults_to_ones_from_the_signature(data):
     fits = curve_fit_many(models.decay, X, data[:2])
     assert_array_equal(fits.popt, curve_fit_many(models.decay, X, data[:2], p0=P0).popt)
