@@ -19,9 +19,9 @@ from ._minimize import (
     _count,
     _fill_scale_and_step,
     _pair,
+    _stall_window,
     _tolerance,
     _variant,
-    default_stall_window,
 )
 from ._status import Status
 
@@ -312,9 +312,7 @@ class _Problem:
             raise ValueError(f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {o['etas']}")
         if not (0.0 <= step_min <= step_max) or step_min == np.inf:
             raise ValueError(f"step_sizes must satisfy 0 <= min <= max, got {o['step_sizes']}")
-        window = o["stall_window"]
-        window = default_stall_window(self.n) if window is None else _count(
-            "stall_window", window, minimum=1)
+        window = _stall_window(o["stall_window"], self.n)
         bounded = np.isfinite(self.lower).any() or np.isfinite(self.upper).any()
         x0 = np.array(self.p0 if self.p0.ndim == 1 else self.p0[0])
         scale = np.ones(self.n, dtype=np.float32)
