@@ -790,9 +790,9 @@ def _settle(jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upp
     return cost, calls, True, trusted, settled
 
 
-def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, jac, with_jac,
-             three_point, scale_rule, fraction, step_min, step_max, absolute_sigma, xs, ys,
-             sigmas, p0s, lower, upper, popts, pcovs, costs, statuses, nfevs, njevs):
+def _fit_row(row, tell_bracket, tell_free, template, template_free, layout, jacobian, model, jac,
+             with_jac, three_point, scale_rule, fraction, step_min, step_max, absolute_sigma,
+             xs, ys, sigmas, p0s, lower, upper, popts, pcovs, costs, statuses, nfevs, njevs):
     """Fit data set ``row`` into that row of the outputs.
 
     Rows of ``xs``, ``sigmas`` and ``p0s`` are the data set's own, or shared if
@@ -887,7 +887,7 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
         start = p0
         cost = np.inf
         for _ in range(MAX_ROUNDS):
-            state = new_state(template, start, scale_rule, fraction, step_min, step_max)
+            state = new_state(template_free, start, scale_rule, fraction, step_min, step_max)
             rprop_status, calls, jacobians = _rprop(
                 tell_free, state, layout, jacobian, model, jac, with_jac, three_point, x, y,
                 sigma, lower, upper, r, Jt, g, work, r_best, Jt_best)
@@ -955,15 +955,16 @@ def _fit_row(row, tell_bracket, tell_free, template, layout, jacobian, model, ja
     njevs[row] = njev if with_jac else 0
 
 
-def _fit_all(fit_row, tell_bracket, tell_free, template, layout, jacobian, model, jac,
-             with_jac, three_point, scale_rule, fraction, step_min, step_max, absolute_sigma,
-             x, y, sigma, p0, lower, upper, popt, pcov, cost, status, nfev, njev):
+def _fit_all(fit_row, tell_bracket, tell_free, template, template_free, layout, jacobian, model,
+             jac, with_jac, three_point, scale_rule, fraction, step_min, step_max,
+             absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost, status, nfev,
+             njev):
     """Every fit, one per ``prange`` task (``fit_row``: :func:`_fit_row`, compiled)."""
     for task in numba.prange(y.shape[0]):
-        fit_row(np.int64(task), tell_bracket, tell_free, template, layout, jacobian, model, jac,
-                with_jac, three_point, scale_rule, fraction, step_min, step_max,
-                absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost, status, nfev,
-                njev)
+        fit_row(np.int64(task), tell_bracket, tell_free, template, template_free, layout,
+                jacobian, model, jac, with_jac, three_point, scale_rule, fraction, step_min,
+                step_max, absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost,
+                status, nfev, njev)
 
 
 # The three compiled pieces call each other through function pointers, so that
@@ -978,7 +979,7 @@ _DRIVERS: dict = {}
 def _row_arguments(state_type):
     tell = types.FunctionType(types.int64(state_type, ARR, types.float64, types.int64))
     i64 = types.int64[::1]
-    return (tell, tell, state_type, i64, JACOBIAN_FN, MODEL, JACOBIAN, types.boolean,
+    return (tell, tell, state_type, state_type, i64, JACOBIAN_FN, MODEL, JACOBIAN, types.boolean,
             types.boolean, SCALE_RULE, types.float64, types.float64, types.float64,
             types.boolean, ARR2, ARR2, ARR2, ARR2, ARR, ARR, ARR2, types.float64[:, :, ::1],
             ARR, i64, i64, i64)
@@ -988,10 +989,11 @@ def fit_all(state_type):
     """The compiled driver for states of numba type ``state_type``: compiled, or
     loaded from numba's cache, on first use.
 
-    Returns ``run(tell_bracket, tell_free, template, layout, model, jac,
-    with_jac, three_point, scale_rule, fraction, step_min, step_max,
+    Returns ``run(tell_bracket, tell_free, template, template_free, layout,
+    model, jac, with_jac, three_point, scale_rule, fraction, step_min, step_max,
     absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost, status,
-    nfev, njev)``: x, y, sigma and p0 have a row per fit or one shared row
+    nfev, njev)``: the templates are the states (options) of the bracketing run
+    and of the robust rounds; x, y, sigma and p0 have a row per fit or one shared row
     (sigma of width 0: no weights); lower and upper are full arrays (+-inf
     where unbounded); the last six are the outputs, a row per fit.
     """
@@ -1008,7 +1010,7 @@ def fit_all(state_type):
         pieces = _DRIVERS[state_type] = (fit, fit_row, jacobian)
     fit, fit_row, jacobian = pieces
 
-    def run(tell_bracket, tell_free, template, layout, *args):
-        fit(fit_row, tell_bracket, tell_free, template, layout, jacobian, *args)
+    def run(tell_bracket, tell_free, template, template_free, layout, *args):
+        fit(fit_row, tell_bracket, tell_free, template, template_free, layout, jacobian, *args)
 
     return run

@@ -13,7 +13,7 @@ from scipy.optimize import Bounds, OptimizeWarning
 
 from . import _batch
 from . import _kernel as K
-from ._curve_fit import MAXITER, _bounds_arrays, _feasible_start, curve_fit
+from ._curve_fit import BRACKET_OPTIONS, MAXITER, _bounds_arrays, _feasible_start, curve_fit
 from ._minimize import (
     INITIAL_STEP_FRACTION,
     _count,
@@ -292,6 +292,7 @@ class _Problem:
         self.f, self.jac, self.m, self.k, self.n = f, jac, m, k, n
         self.absolute_sigma = bool(absolute_sigma)
         self.options = {**RPROP_OPTIONS, **options}
+        self.given = set(options)
         self.compiled = _is_dispatcher(f) and (not callable(jac) or _is_dispatcher(jac))
 
     def solve(self, threads):
@@ -303,13 +304,18 @@ class _Problem:
 
     # ----------------------------------------------------------------- the compiled path
 
-    def _template(self):
-        """The kernel's state for every fit's Rprop runs (each fit copies it)."""
+    def _template(self, bracketing):
+        """The kernel's state for every fit's bracketing run (``bracketing``) or robust
+        rounds (each fit copies it). The bracketing run's steps grow by
+        `curve_fit`'s factor unless ``etas`` are given."""
         o = self.options
-        eta_minus, eta_plus = _pair("etas", o["etas"])
+        etas = o["etas"]
+        if bracketing and "etas" not in self.given:
+            etas = BRACKET_OPTIONS.get("etas", etas)
+        eta_minus, eta_plus = _pair("etas", etas)
         step_min, step_max = _pair("step_sizes", o["step_sizes"])
         if not (0.0 < eta_minus < 1.0 < eta_plus < np.inf):
-            raise ValueError(f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {o['etas']}")
+            raise ValueError(f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {etas}")
         if not (0.0 <= step_min <= step_max) or step_min == np.inf:
             raise ValueError(f"step_sizes must satisfy 0 <= min <= max, got {o['step_sizes']}")
         window = _stall_window(o["stall_window"], self.n)
@@ -328,7 +334,8 @@ class _Problem:
 
     def _compiled(self, threads):
         m, n = self.m, self.n
-        run, step_min, step_max = self._template()
+        run, step_min, step_max = self._template(bracketing=True)
+        run_free, _, _ = self._template(bracketing=False)
         with_jac = callable(self.jac)
         model = _batch.model_adapter(self.f, n)
         jacobian = _batch.jacobian_adapter(self.jac, n) if with_jac else _batch.NO_JACOBIAN
@@ -345,10 +352,11 @@ class _Problem:
         if threads is not None:
             numba.set_num_threads(_count("threads", threads, minimum=1))
         try:
-            driver(K.tell_for(run.spec), K.tell_for(K.without_bracket(run.spec)), run.state,
-                   _batch.kernel_layout(), model, jacobian, with_jac, self.jac != "2-point",
-                   _fill_scale_and_step, INITIAL_STEP_FRACTION, step_min, step_max,
-                   self.absolute_sigma, np.atleast_2d(self.x), self.y, sigma,
+            driver(K.tell_for(run.spec), K.tell_for(K.without_bracket(run_free.spec)),
+                   run.state, run_free.state, _batch.kernel_layout(), model, jacobian,
+                   with_jac, self.jac != "2-point", _fill_scale_and_step,
+                   INITIAL_STEP_FRACTION, step_min, step_max, self.absolute_sigma,
+                   np.atleast_2d(self.x), self.y, sigma,
                    np.atleast_2d(self.p0), self.lower, self.upper, popt, pcov, cost, status,
                    nfev, njev)
         finally:
