@@ -78,7 +78,8 @@ def signmin_run(x0, n_evals):
     from signmin import minimize_rprop
 
     return lambda: minimize_rprop(rosen_nb, x0, jac=rosen_der_nb, xtol=0.0, ftol=0.0,
-                                  gtol=0.0, stall_window=0, maxiter=n_evals - 1)
+                                  gtol=0.0, stall_window=0, polish=False, accelerate=False,
+                                  maxiter=n_evals - 1)
 
 
 def child_latency():
@@ -88,7 +89,8 @@ def child_latency():
 
     t1 = time.perf_counter()
     x0 = x_start()
-    kw = dict(jac=rosen_der_nb, xtol=0.0, ftol=0.0, gtol=0.0, stall_window=0, maxiter=100)
+    kw = dict(jac=rosen_der_nb, xtol=0.0, ftol=0.0, gtol=0.0, stall_window=0, polish=False,
+              accelerate=False, maxiter=100)
     res = minimize_rprop(rosen_nb, x0, **kw)
     t2 = time.perf_counter()
     minimize_rprop(rosen_nb, x0, **kw)

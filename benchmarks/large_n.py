@@ -99,8 +99,8 @@ def reference_pass(n, passes):
 def signmin_run(x0, iters, variant="irprop-", bounds=None):
     # iRprop-, the update the reference pass makes, unless told otherwise.
     return lambda: minimize_rprop(quad_fun, x0, jac=quad_jac, xtol=0.0, ftol=0.0, gtol=0.0,
-                                  stall_window=0, maxiter=iters, variant=variant,
-                                  bounds=bounds)
+                                  stall_window=0, polish=False, accelerate=False,
+                                  maxiter=iters, variant=variant, bounds=bounds)
 
 
 def torch_steps(x0, steps):

@@ -55,7 +55,7 @@ def bare(nf, nj, x):
 
 def signmin_run(x0, n_evals):
     return lambda: minimize_rprop(rosen, x0, jac=rosen_der, xtol=0.0, ftol=0.0, gtol=0.0,
-                                  stall_window=0,
+                                  stall_window=0, polish=False, accelerate=False,
                                   maxiter=n_evals - 1)
 
 
@@ -138,7 +138,8 @@ def breakdown(n, iters, reps):
 
     def signmin_free():
         minimize_rprop(free_f, x0, jac=free_g, xtol=0.0, ftol=0.0, gtol=0.0,
-                       stall_window=0, maxiter=iters)
+                       stall_window=0, polish=False, accelerate=False,
+                       maxiter=iters)
 
     def loop_only():
         for _ in range(iters + 1):

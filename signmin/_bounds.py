@@ -17,6 +17,12 @@ def as_bounds_arrays(bounds, n):
     if isinstance(bounds, Bounds):
         try:
             kinds = np.asarray(bounds.lb).dtype.kind + np.asarray(bounds.ub).dtype.kind
+            if "O" in kinds:
+                # An object array may hold a complex number or a string in any element.
+                items = [*np.ravel(np.asarray(bounds.lb, dtype=object)),
+                         *np.ravel(np.asarray(bounds.ub, dtype=object))]
+                if any(isinstance(v, (str, bytes)) or np.iscomplexobj(v) for v in items):
+                    kinds += "c"
         except (ValueError, TypeError):
             kinds = ""  # ragged: refused below
         # Casting would read strings as numbers and drop imaginary parts.

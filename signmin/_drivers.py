@@ -46,11 +46,10 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
 
     # Local names: this loop's own cost must stay far below one call of a
     # cheap objective.
-    x_a, x_b, header, cur = K.python_loop_view(run)
+    x_a, x_b, header, cur, nit = K.python_loop_view(run)
     state = run.state
     repeat = K.REPEAT
     status = K.CONTINUE
-    steps = 0
     fast_tell = None
     while True:
         if status != repeat:
@@ -62,7 +61,7 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
         else:
             calls = 0
         status = fast_tell(state, g, f, calls)
-        if callback is not None and steps and status != _NONFINITE:
+        if callback is not None and header[nit] > 1.0 and status != _NONFINITE:
             try:
                 if new_style_callback:
                     callback(intermediate_result=OptimizeResult(x=x.copy(), fun=f))
@@ -70,7 +69,6 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
                     callback(x.copy())
             except StopIteration:
                 return _CALLBACK, f
-        steps += 1
         if status >= 0:
             return status, f
         if status != repeat:

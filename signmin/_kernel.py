@@ -63,6 +63,9 @@ STOP_NONFINITE, STOP_GTOL, STOP_XTOL, STOP_FTOL = (
 STOP_MAXITER, STOP_MAXFEV, STOP_NO_PROGRESS, STOP_BRACKETED = (
     int(Status.MAXITER), int(Status.MAXFEV), int(Status.NO_PROGRESS), int(Status.BRACKETED))
 
+#: After a pattern move that gained, each step size is at least this fraction
+#: of the move's length in its variable.
+PATTERN_STEP = 0.5
 #: From this many variables on, the update runs on all cores (numba.prange)...
 PARALLEL_THRESHOLD = 200_000
 #: ...in chunks of this many coordinates (fixed, so results never depend on threads).
@@ -455,15 +458,21 @@ def _pattern_point(state, x, out, alpha):
 
 @numba.njit(cache=True)
 def _end_pattern(state, h, x_best):
-    state.anchor[:] = x_best
     if h[_GAINED] != 0.0:
         h[_PERIOD] = max(2.0, h[_PERIOD] // 2.0)
         # The signs and last steps belong to the point the move left: a sign
         # change against them is no overshoot, and nothing is to be undone.
         state.sign[:] = 0
         state.dx_prev[:] = 0.0
+        # The move went (ALPHA / 2) d: steps far below that would let xtol
+        # take a point the move had just passed through for converged.
+        reach = PATTERN_STEP * 0.5 * h[_ALPHA]
+        step, d = state.step, state.anchor
+        for i in range(step.shape[0]):
+            step[i] = max(step[i], min(reach * abs(d[i]), h[_STEP_MAX]))
     else:
         h[_PERIOD] = min(h[_PERIOD_MAX], 2.0 * h[_PERIOD])
+    state.anchor[:] = x_best
     h[_MODE] = 0.0
     h[_SINCE_PATTERN] = 0.0
 
@@ -520,11 +529,12 @@ def tell_for(spec):
 
 
 def python_loop_view(run):
-    """``(x_a, x_b, header, cur_slot)``: what the Python loop reads per step.
+    """``(x_a, x_b, header, cur_slot, nit_slot)``: what the Python loop reads per step.
 
-    The current iterate is ``x_b if header[cur_slot] else x_a``.
+    The current iterate is ``x_b if header[cur_slot] else x_a``; after a tell,
+    ``header[nit_slot] > 1`` says the point told was a step, not the start.
     """
-    return run.x_a, run.x_b, run.header, _CUR
+    return run.x_a, run.x_b, run.header, _CUR, _NIT
 
 
 @numba.njit(cache=True)
@@ -563,6 +573,11 @@ def step_size(run):
 def scale(run):
     """Each variable's scale (float32), as tolerances and floors use it."""
     return run.scale
+
+
+def xtol(run):
+    """The xtol in force (0 when the rule is off)."""
+    return float(run.header[_XTOL])
 
 
 def count_evaluation(run, f, calls):

@@ -53,8 +53,8 @@ def minimize_rprop(
     ftol: float = 0.0,
     gtol: float = 0.0,
     stall_window: int | None = None,
-    polish: bool | str = False,
-    accelerate: bool = False,
+    polish: bool | str = True,
+    accelerate: bool = True,
     until_bracketed: bool = False,
     tol: float | None = None,
     driver: str = "auto",
@@ -152,11 +152,21 @@ def minimize_rprop(
         again from its point until a rule of its own stops it, so a gradient
         L-BFGS-B should not trust (mis-scaled, vanishing) costs evaluations,
         not the solve. Counts, budgets, bounds and callbacks cover all phases.
+        On by default: measured on 33 Moré-Garbow-Hillstrom problems and the
+        seed family plain and shifted (``benchmarks/robustness.py``), it
+        solves as many as BFGS with ``gtol=0`` (30/33, 20/20) at 2.5x BFGS's
+        evaluations at stop, against 37x for the pure sign method; with each
+        gradient component mis-scaled by up to 1e6 it still solves what the
+        sign method solves, where BFGS and L-BFGS-B solve 0-1 of 33. The
+        trajectory is then no longer invariant under gradient rescaling:
+        ``polish=False`` (and ``accelerate=False``) give the textbook method.
     accelerate : bool, optional
         Pattern moves (Hooke & Jeeves): now and then the net displacement of
         the recent steps is tried again from the best point, doubled while f
         keeps falling. Decided by f comparisons alone, so the iterates keep
-        every invariance of the sign method.
+        every invariance of the sign method. On by default: without the
+        polish it halves the evaluations at stop (20x BFGS instead of 37x)
+        and solves 28/33 instead of 26/33; with it, it costs the same.
     until_bracketed : bool, optional
         Stop as soon as every variable's partial derivative has changed sign
         at least once (status ``BRACKETED``): the basin is found, for a
@@ -293,9 +303,8 @@ def minimize_rprop(
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
     accelerate = bool(accelerate)
-    if polish is not None and until_bracketed:
-        raise ValueError("until_bracketed=True stops where the polish would start; "
-                         "use one or the other")
+    if until_bracketed:
+        polish = None  # it stops where the polish would start
     bounded = lower is not None
     if bounded:
         outside = (x0 < lower) | (x0 > upper)
@@ -513,6 +522,10 @@ def _scale_and_step(x0, lower, upper):
     return scale, step
 
 
+_F32_TINY = float(np.finfo(np.float32).tiny)
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 @numba.njit(cache=True)
 def _fill_scale_and_step(x0, lower, upper, fraction, scale, step):
     # One pass, no temporaries: at large n every array of size n counts.
@@ -528,8 +541,9 @@ def _fill_scale_and_step(x0, lower, upper, fraction, scale, step):
             c = a
         if not np.isfinite(c):
             c = 1.0
-        scale[i] = c
         step[i] = fraction * c
+        # Kept in float32 (it only sets tolerances and floors): inside its range.
+        scale[i] = min(max(c, _F32_TINY), _F32_MAX)
 
 
 def _polish(polish):

@@ -52,7 +52,7 @@ def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_c
         # parameters differ by 1e5 and L-BFGS-B's first step is a unit one).
         np.maximum(np.abs(x_best), K.scale(run)),
         max_evaluations=evaluations, max_iterations=iterations, callback=callback,
-        new_style_callback=new_style_callback)
+        new_style_callback=new_style_callback, xtol=K.xtol(run))
     sign_phase = K.tell_for(K.without_bracket(run.spec))
     # Telling the finish's point is no step of its own: its iterations are.
     K.add_steps(run, finish.iterations - finish.improved)

@@ -20,9 +20,11 @@ class Status(IntEnum):
     --------
     >>> from signmin import Status, minimize_rprop
     >>> res = minimize_rprop(lambda x: float((x[0] - 1) ** 2), [3.0],
-    ...                      jac=lambda x: 2 * (x - 1))
+    ...                      jac=lambda x: 2 * (x - 1), polish=False)
     >>> Status(res.status).name, Status(res.status).success
     ('XTOL', True)
+    >>> res.status == Status.XTOL
+    True
     """
 
     GTOL = 0

@@ -14,7 +14,7 @@ X0 = np.array([-1.2, 1.0, -0.5, 0.8])
 
 def trajectory(fun, jac, maxiter=3000, **options):
     points = []
-    res = minimize_rprop(fun, X0, jac=jac, accelerate=True, maxiter=maxiter,
+    res = minimize_rprop(fun, X0, jac=jac, accelerate=True, polish=False, maxiter=maxiter,
                          callback=lambda intermediate_result: points.append(
                              intermediate_result.x), **options)
     return np.array(points), res
@@ -24,8 +24,9 @@ def trajectory(fun, jac, maxiter=3000, **options):
 def test_pattern_moves_cut_the_evaluations_on_rosenbrock(variant):
     # Two dimensions: from n = 4 on, Rosenbrock has a second local minimum.
     x0 = [-1.2, 1.0]
-    plain = minimize_rprop(rosen, x0, jac=rosen_der, variant=variant)
-    fast = minimize_rprop(rosen, x0, jac=rosen_der, variant=variant, accelerate=True)
+    plain = minimize_rprop(rosen, x0, jac=rosen_der, variant=variant, polish=False,
+                           accelerate=False)
+    fast = minimize_rprop(rosen, x0, jac=rosen_der, variant=variant, polish=False)
     assert fast.success and np.allclose(fast.x, 1.0, atol=1e-6)
     assert fast.nfev < plain.nfev / 3, (fast.nfev, plain.nfev)
 

@@ -29,7 +29,7 @@ from signmin import _kernel, minimize_rprop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
-OFF = dict(xtol=0.0, ftol=0.0, gtol=0.0, stall_window=0)
+OFF = dict(xtol=0.0, ftol=0.0, gtol=0.0, stall_window=0, polish=False, accelerate=False)
 #: A run that legitimately goes on for long (huge maxiter, tolerances 0) is
 #: stopped by the objective after this many calls.
 BUDGET = 3000

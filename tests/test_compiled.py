@@ -11,7 +11,7 @@ from signmin import minimize_rprop
 
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
-NO_STOP = dict(xtol=0, ftol=0, gtol=0, stall_window=0)
+NO_STOP = dict(xtol=0, ftol=0, gtol=0, stall_window=0, polish=False, accelerate=False)
 
 
 @numba.njit(cache=True)
@@ -80,9 +80,9 @@ def no_python_loop(monkeypatch):
 def test_numba_functions_run_compiled_by_default(no_python_loop):
     res = minimize_rprop(rosen, X0, jac=rosen_der)
     assert res.success and res.fun < 1e-10
-    res = minimize_rprop(rosen_both, X0, jac=True, maxiter=50)
+    res = minimize_rprop(rosen_both, X0, jac=True, maxiter=50, **NO_STOP)
     assert res.nit == 50
-    res = minimize_rprop(rosen, X0, maxiter=50)
+    res = minimize_rprop(rosen, X0, maxiter=50, **NO_STOP)
     assert res.nfev == 51 * (1 + X0.size)
 
 

@@ -14,6 +14,8 @@ from signmin._seed import SEED_FUNCTIONS, SEED_X0, seed_problem
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
 FIXTURE = Path(__file__).parent / "fixtures" / "torch_rprop.npz"
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
+#: The textbook method: the four variants exactly as published, one evaluation a step.
+TEXTBOOK = dict(polish=False, accelerate=False)
 
 
 class Counted:
@@ -71,8 +73,9 @@ def test_scipy_minimize_passes_bounds_callback_and_tol_through():
 
 def test_jac_true_through_scipy_counts_the_same_calls():
     c1, c2 = Counted(), Counted()
-    direct = minimize_rprop(c1.both, X0, jac=True, maxiter=200)
-    via = minimize(c2.both, X0, method=minimize_rprop, jac=True, options={"maxiter": 200})
+    direct = minimize_rprop(c1.both, X0, jac=True, maxiter=200, **TEXTBOOK)
+    via = minimize(c2.both, X0, method=minimize_rprop, jac=True,
+                   options={"maxiter": 200, **TEXTBOOK})
     np.testing.assert_array_equal(direct.x, via.x)
     assert direct.nfev == c1.nf == 201 and direct.njev == 201
     assert c2.nf == 201
@@ -107,7 +110,7 @@ def test_irprop_minus_takes_the_iterates_of_torch_optim_rprop(problem):
     steps = reference.shape[0] - 1
     points, res = trajectory(fun, jac, reference[0], variant="irprop-", initial_step=0.01,
                              etas=(0.5, 1.2), step_sizes=(1e-6, 50), maxiter=steps,
-                             xtol=0, ftol=0, gtol=0, stall_window=0)
+                             xtol=0, ftol=0, gtol=0, stall_window=0, **TEXTBOOK)
     assert res.nit == steps
     np.testing.assert_allclose(points, reference, rtol=0, atol=1e-12)
 
@@ -125,7 +128,8 @@ def _one_coordinate_run(variant, grads, fs):
         return np.array([grads[state["k"]]])
 
     points, _ = trajectory(fun, jac, [0.0], variant=variant, initial_step=1.0,
-                           etas=(0.5, 2.0), maxiter=len(grads) - 1, xtol=0, ftol=0)
+                           etas=(0.5, 2.0), maxiter=len(grads) - 1, xtol=0, ftol=0,
+                           **TEXTBOOK)
     return points[:, 0]
 
 
@@ -197,7 +201,7 @@ def test_step_sizes_clamp_the_steps():
 @pytest.mark.parametrize("jac", [None, "2-point", "3-point"])
 def test_finite_differences_count_every_call_in_nfev(jac):
     c = Counted()
-    res = minimize_rprop(c.fun, X0, jac=jac, maxiter=50, xtol=0, ftol=0)
+    res = minimize_rprop(c.fun, X0, jac=jac, maxiter=50, xtol=0, ftol=0, **TEXTBOOK)
     assert res.nfev == c.nf
     assert res.njev == 0
     per_point = 1 + (2 if jac == "3-point" else 1) * X0.size
@@ -207,7 +211,7 @@ def test_finite_differences_count_every_call_in_nfev(jac):
 
 def test_callable_jac_counts_calls_exactly():
     c = Counted()
-    res = minimize_rprop(c.fun, X0, jac=c.jac, maxiter=77)
+    res = minimize_rprop(c.fun, X0, jac=c.jac, maxiter=77, **TEXTBOOK)
     assert (res.nfev, res.njev) == (c.nf, c.ng) == (78, 78)
 
 
@@ -270,21 +274,24 @@ def test_status_and_message_name_the_rule_that_stopped():
     assert (res.status, res.success, res.nfev) == (4, False, 25)
     res = minimize_rprop(rosen, X0, jac=rosen_der, gtol=1e-3)
     assert res.status == 0 and res.success and np.max(np.abs(res.jac)) <= 1e-3 or res.status == 0
-    res = minimize_rprop(lambda x: float(np.sum(x**2)), [1.0, 2.0], jac=lambda x: 2 * x)
+    res = minimize_rprop(lambda x: float(np.sum(x**2)), [1.0, 2.0], jac=lambda x: 2 * x,
+                         **TEXTBOOK)
     assert res.status == 1 and "xtol" in res.message
 
 
 def test_ftol_stops_at_the_noise_floor_of_f():
     # f is flat to rounding near its minimum: xtol alone would take much longer.
     fun = lambda x: 1.0 + float(np.sum((x - 0.5) ** 2))  # noqa: E731
-    res = minimize_rprop(fun, [3.0], jac=lambda x: 2 * (x - 0.5), xtol=0, ftol=1e-15)
+    res = minimize_rprop(fun, [3.0], jac=lambda x: 2 * (x - 0.5), xtol=0, ftol=1e-15,
+                         **TEXTBOOK)
     assert res.status == 2 and res.success
     assert abs(res.x[0] - 0.5) < 1e-7
 
 
 def test_zero_tolerances_switch_the_rules_off():
     res = minimize_rprop(lambda x: float(np.sum(x**2)), [1.0], jac=lambda x: 2 * x,
-                         xtol=0, ftol=0, gtol=0, stall_window=0, maxiter=3000)
+                         xtol=0, ftol=0, gtol=0, stall_window=0, maxiter=3000,
+                         **TEXTBOOK)
     assert res.status == 3 and res.nit == 3000
 
 
@@ -401,7 +408,7 @@ def test_non_finite_values_mid_run_end_at_the_best_finite_point():
         calls.append(1)
         return np.nan if len(calls) > 30 else rosen(x)
 
-    res = minimize_rprop(fun, X0, jac=rosen_der)
+    res = minimize_rprop(fun, X0, jac=rosen_der, **TEXTBOOK)
     assert res.status == 5 and not res.success and "non-finite" in res.message
     assert np.isfinite(res.fun) and res.nit == 29
 
