@@ -108,13 +108,13 @@ def seed_paths_figure():
         for ax, method in zip(axes, ("Rprop", "L-BFGS-B"), strict=True):
             wrapped, points = _recorded(fun)
             if method == "Rprop":
-                _quietly(minimize_rprop, wrapped, SEED_X0, jac=jac)
+                _quietly(minimize_rprop, wrapped, SEED_X0, jac=jac, **SIGN_METHOD)
             else:
                 _quietly(minimize, wrapped, SEED_X0, jac=jac, method=method)
             err = np.array([np.max(np.abs(p)) for p in points])
             ax.semilogy(np.arange(1, err.size + 1), np.clip(err, 1e-13, 1e3),
                         color=COLORS[k], label=name, marker="." if err.size < 3 else None)
-    axes[0].set_title("Rprop (iRprop+, defaults): the ten paths are one")
+    axes[0].set_title("Rprop (iRprop+, the sign method alone): the ten paths are one")
     axes[1].set_title("L-BFGS-B (SciPy defaults)")
     for ax in axes:
         ax.axhline(1e-6, color="k", lw=1.0, ls="--")
@@ -139,6 +139,9 @@ def demo_table():
 # --------------------------------------------------------------------------- variants
 
 VARIANTS = ("rprop+", "rprop-", "irprop+", "irprop-")
+#: The figures show the sign method itself (the textbook variants), without the
+#: defaults' L-BFGS-B polish and pattern moves.
+SIGN_METHOD = dict(polish=False, accelerate=False)
 
 
 def variants_figure():
@@ -152,7 +155,7 @@ def variants_figure():
     for k, variant in enumerate(VARIANTS):
         f = []
         wrapped, points = _recorded(rosen, f)
-        res = minimize_rprop(wrapped, x0, jac=rosen_der, variant=variant)
+        res = minimize_rprop(wrapped, x0, jac=rosen_der, variant=variant, **SIGN_METHOD)
         path = np.array(points)
         ax_p.plot(path[:, 0], path[:, 1], color=COLORS[k], lw=0.8, alpha=0.8,
                   label=variant)
@@ -190,14 +193,14 @@ def _stop_jac(x):
 def stopping_figure():
     """f of the iterates and of the best point, and the step sizes against the xtol rule."""
     fs = []
-    res = minimize_rprop(_stop_fun, STOP_X0, jac=_stop_jac,
+    res = minimize_rprop(_stop_fun, STOP_X0, jac=_stop_jac, **SIGN_METHOD,
                          callback=lambda intermediate_result: fs.append(intermediate_result.fun))
     # The step sizes after k steps are those a run with maxiter=k ends with (same path).
     steps = np.array([STOP_X0 * 0.1] + [
-        minimize_rprop(_stop_fun, STOP_X0, jac=_stop_jac, maxiter=k).step_size
+        minimize_rprop(_stop_fun, STOP_X0, jac=_stop_jac, maxiter=k, **SIGN_METHOD).step_size
         for k in range(1, res.nit + 1)])
     xs = np.array([minimize_rprop(_stop_fun, STOP_X0, jac=_stop_jac, maxiter=k,
-                                  xtol=0, ftol=0).x for k in range(res.nit + 1)])
+                                  xtol=0, ftol=0, **SIGN_METHOD).x for k in range(res.nit + 1)])
     f0 = _stop_fun(STOP_X0)
     fs = np.array([f0] + fs)
     k = np.arange(fs.size)
@@ -274,7 +277,8 @@ def _ends_with(status, **run):
     """Run a small problem that ends with ``status``; return its result."""
     fun = run.pop("fun", lambda x: float(np.sum(x ** 2)))
     jac = run.pop("jac", lambda x: 2.0 * x)
-    res = _quietly(minimize_rprop, fun, run.pop("x0", [1.0, 2.0]), jac=jac, **run)
+    x0 = run.pop("x0", [1.0, 2.0])
+    res = _quietly(minimize_rprop, fun, x0, jac=jac, **{**SIGN_METHOD, **run})
     if res.status != status:
         raise RuntimeError(f"expected status {status}, got {res.status}: {res.message}")
     return res
