@@ -273,8 +273,7 @@ def write_generated():
                           into="docs/nist_table.md"))
     (GENERATED / "nist_table.md").write_text(table, encoding="utf-8")
 
-    functions = [name for name in ("minimize_rprop", "curve_fit", "curve_fit_many")
-                 if hasattr(signmin, name)]
+    functions = [name for name in ("minimize_rprop", "curve_fit") if hasattr(signmin, name)]
     api = ".. currentmodule:: signmin\n\n.. autosummary::\n\n"
     api += "".join(f"   {name}\n" for name in [*functions, "Status"]) + "\n"
     for name in functions:

@@ -26,6 +26,7 @@ SCRIPTS = {
     "robustness.py": [TABLE, "HEADLINE: the variant that solves the most"],
     "nist.py": ["LRE"],
     "curve_fit_speed.py": [TABLE, "HEADLINE: signmin.curve_fit / scipy.optimize.curve_fit"],
+    "many_fits.py": [TABLE, "HEADLINE: curve_fit_many / scipy curve_fit loop"],
 }
 
 
