@@ -340,8 +340,10 @@ class _Residuals:
 
 
 def _parameter_count(f):
+    # A numba dispatcher's signature is its Python function's.
+    target = getattr(f, "py_func", f)
     try:
-        params = inspect.signature(f).parameters.values()
+        params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):
         params = ()
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]

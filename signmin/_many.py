@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +12,14 @@ from scipy.optimize import Bounds, OptimizeWarning
 
 from . import _batch
 from . import _kernel as K
-from ._curve_fit import BRACKET_OPTIONS, MAXITER, _bounds_arrays, _feasible_start, curve_fit
+from ._curve_fit import (
+    BRACKET_OPTIONS,
+    MAXITER,
+    _bounds_arrays,
+    _feasible_start,
+    _parameter_count,
+    curve_fit,
+)
 from ._minimize import (
     INITIAL_STEP_FRACTION,
     _count,
@@ -231,18 +237,6 @@ def _as_float(name, value, shapes):
         expected = " or ".join(str(s) for s in shapes)
         raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
     return arr
-
-
-def _parameter_count(f):
-    target = getattr(f, "py_func", f)
-    try:
-        params = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        params = ()
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) < 2:
-        raise ValueError("Unable to determine number of fit parameters; give p0.")
-    return len(positional) - 1
 
 
 def _is_dispatcher(obj):
