@@ -512,11 +512,6 @@ def without_bracket(spec):
     return (*spec[:4], False, *spec[5:])
 
 
-def sequential(spec):
-    """The spec of the same run on one thread (for tests of bit-identity)."""
-    return (*spec[:6], False)
-
-
 def tell_for(spec):
     """The ``tell`` specialised for ``spec`` (from :func:`new_state`), made once."""
     tell = _TELLS.get(spec)

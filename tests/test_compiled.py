@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 import pytest
+from _problems import nb_rosen, nb_rosen_der
 from scipy.optimize import rosen as np_rosen
 
 from signmin import minimize_rprop
@@ -14,17 +15,8 @@ VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
 NO_STOP = dict(xtol=0, ftol=0, gtol=0, stall_window=0, polish=False, accelerate=False)
 
 
-@numba.njit(cache=True)
-def rosen(x):
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-@numba.njit(cache=True)
-def rosen_der(x):
-    d = np.zeros_like(x)
-    d[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
-    d[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
-    return d
+# The numba Rosenbrock function and its gradient, shared with other test modules.
+rosen, rosen_der = nb_rosen, nb_rosen_der
 
 
 @numba.njit(cache=True)
