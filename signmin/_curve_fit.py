@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+import weakref
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -116,6 +117,11 @@ LOSSES = {"linear": None, "soft_l1": _soft_l1, "huber": _huber, "cauchy": _cauch
           "arctan": _arctan}
 
 
+#: Per model, per shapes of the data: whether it broadcasts parameter columns
+#: (see `_Residuals.rows`), as the first fit found out; later fits skip the check.
+_BROADCASTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class _Residuals:
     """Weighted residuals ``r(p) = L^-1 (f(xdata, *p) - ydata)``, their Jacobian and cost.
 
@@ -132,9 +138,24 @@ class _Residuals:
         #: Whether the model takes parameters as columns (None: not known yet).
         self.vectorized = vectorize
         self._checked = vectorize is not None
+        if vectorize is None:
+            # What an earlier fit found out about this model with data of these shapes.
+            self.vectorized = _BROADCASTS.get(f, {}).get(self._shapes())
+            self._checked = self.vectorized is not None
         self.nfev = 0
         self.njev = 0
         self._y_size = None
+        self._last = None
+
+    def _shapes(self):
+        t = self.transform
+        return (np.shape(self.xdata), self.ydata.size, None if t is None else t.ndim)
+
+    def _remember(self):
+        try:
+            _BROADCASTS.setdefault(self.f, {})[self._shapes()] = self.vectorized
+        except TypeError:  # a model that cannot be weakly referenced is checked every fit
+            pass
 
     def _weigh(self, v):
         t = self.transform
@@ -147,7 +168,17 @@ class _Residuals:
     def __call__(self, p):
         self.nfev += 1
         r = np.asarray(self.f(self.xdata, *p), dtype=float) - self.ydata
-        return r if self.transform is None else self._weigh(r)
+        r = r if self.transform is None else self._weigh(r)
+        self._last = (p.copy(), r)
+        return r
+
+    def at(self, p):
+        """The residuals at `p`: those of the last call if it was there (MINPACK's
+        last call is usually at the point it returns), else a new call."""
+        last = self._last
+        if last is not None and np.array_equal(last[0], p):
+            return last[1]
+        return self(p)
 
     def rows(self, P):
         """The residuals at each row of `P` (k x n), as a k x m array.
@@ -173,6 +204,7 @@ class _Residuals:
                     F = np.broadcast_to(F, (k, m))
             except Exception:  # noqa: BLE001 - any failure means: call it row by row
                 self.vectorized, self._checked = False, True
+                self._remember()
             else:
                 self.nfev += 1
                 F = F - self.ydata if t is None else (F - self.ydata) * t
@@ -185,6 +217,7 @@ class _Residuals:
                 self.vectorized = bool(
                     np.array_equal(F[~finite], each[~finite], equal_nan=True)
                     and np.all(np.abs(F[finite] - each[finite]) <= 64 * EPS * size))
+                self._remember()
                 # The values every later call will give, to the last bit.
                 return F if self.vectorized else each
         return np.array([self(p) for p in P])
@@ -482,7 +515,7 @@ def _levenberg_marquardt(res, x, tight=True):
         x, ier = leastsq(res, x, Dfun=dfun, **options, maxfev=LM_MAX_NFEV * (x.size + 1))
     status = _FROM_MINPACK.get(ier, -1)
     message = _MINPACK_MESSAGES.get(ier, "Improper input.")
-    return OptimizeResult(x=x, fun=res(x), status=status, success=status > 0, message=message,
+    return OptimizeResult(x=x, fun=res.at(x), status=status, success=status > 0, message=message,
                           nfev=res.nfev - nfev, method="lm", exact=exact)
 
 
@@ -852,7 +885,9 @@ def curve_fit(
         finite differences of a step are then one call. None (default): find
         out on the first such call, which is checked against a call per row
         (any exception, another shape or other values: one call per row from
-        then on); the first call of `f` is with scalars. A model written in
+        then on); the first call of `f` is with scalars. The answer is
+        remembered for later fits with the same `f` and data of the same
+        shapes, which skip the check. A model written in
         NumPy usually broadcasts so; one that must see scalars (Python ``if``
         on a parameter, ``math`` functions) is detected, or set False (no
         call ever sees arrays). True: columns from the first call on,

@@ -10,6 +10,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from numba.core.dispatcher import Dispatcher
 from numba.core.errors import TypingError
 from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
 
@@ -407,7 +408,6 @@ def _result(run, status, f):
 
 
 def _is_dispatcher(obj):
-    from numba.core.dispatcher import Dispatcher
     return isinstance(obj, Dispatcher)
 
 
@@ -480,7 +480,9 @@ def _variant(variant):
 
 
 def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    # (A float, the usual case, skips the slower checks of the abstract type.)
+    if type(value) is not float and (isinstance(value, bool)
+                                     or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     if np.isnan(value):
@@ -497,7 +499,8 @@ def _pair(name, value):
 
 
 def _count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if type(value) is not int and (isinstance(value, bool)
+                                   or not isinstance(value, numbers.Integral)):
         if isinstance(value, numbers.Real) and float(value) == np.inf:
             return np.inf
         raise TypeError(f"{name} must be an integer, got {value!r}")

@@ -552,6 +552,33 @@ def test_a_model_that_broadcasts_to_other_values_is_called_point_by_point(data):
     assert_same_fit((popt, pcov), optimize.curve_fit(decay, x, y, p0=[1, 1, 1]))
 
 
+def test_what_a_model_broadcasts_is_found_out_once_per_model_and_data_shapes(data):
+    x, y = data
+    shapes = []
+
+    def model(x, a, b, c):
+        shapes.append(np.shape(a))
+        return decay(x, a, b, c)
+
+    def scalar_only(x, a, b, c):
+        shapes.append(np.shape(a))
+        return float(a) * np.exp(-float(b) * x) + float(c)
+
+    first = curve_fit(model, x, y, p0=[1, 1, 1])[0]
+    assert shapes[0] == () and (3, 1) in shapes  # checked: scalars first, then columns
+    shapes.clear()
+    again = curve_fit(model, x, y, p0=[1, 1, 1])[0]
+    assert shapes[0] == (4, 1)  # remembered: columns (the point and 3 steps) from the first call
+    assert_allclose(again, first, rtol=1e-8)
+    shapes.clear()
+    curve_fit(model, x[:-1], y[:-1], p0=[1, 1, 1])
+    assert shapes[0] == ()  # other data: checked again
+    for _ in range(2):
+        shapes.clear()
+        curve_fit(scalar_only, x, y, p0=[1, 1, 1])
+    assert set(shapes) == {()}  # a model that cannot broadcast is not tried again
+
+
 def test_vectorize_false_only_ever_passes_scalars(data):
     x, y = data
     shapes = set()
