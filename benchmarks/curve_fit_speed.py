@@ -243,6 +243,7 @@ def main():
           f"peaks: {mean_ratio:.2f}x (means; median per-fit ratio {median_ratio:.2f}x; target "
           f"<= {TARGET:g}x); fits at the best cost {ours}/{total} against SciPy's "
           f"{theirs}/{total}: target {met}")
+    C.write_section("curve_fit_speed", "curve_fit per fit (curve_fit_speed.py)", __doc__, args)
 
 
 if __name__ == "__main__":
