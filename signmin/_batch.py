@@ -29,9 +29,11 @@ its Jacobian, the kernel's ``tell`` and the front door's scale rule as numba
 first-class functions (function pointers of fixed signatures), so it is compiled
 once per state layout and cached on disk, and a new model costs only the compile
 of a two-line adapter (:func:`model_adapter`). For the same reason the driver
-never links the kernel's code: the header slots it reads come in as a small
-integer array (:func:`kernel_layout`), so a change of the kernel cannot leave a
-stale copy of it in this module's cache.
+never links the kernel's code and never reads its state: it makes, reads and
+advances a fit's state only through the kernel's compiled accessors, which come
+in as function pointers too (:func:`kernel_accessors`), and the kernel's REPEAT
+code comes in as a value, so a change of the kernel cannot leave a stale copy
+of it in this module's cache.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from . import _kernel as K
 from ._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
 from ._status import Status
 
-__all__ = ["fit_all", "kernel_layout", "model_adapter", "jacobian_adapter", "NO_JACOBIAN"]
+__all__ = ["fit_all", "kernel_accessors", "model_adapter", "jacobian_adapter",
+           "NO_JACOBIAN"]
 
 _GTOL, _FTOL = int(Status.GTOL), int(Status.FTOL)
 _MAXITER, _NONFINITE = int(Status.MAXITER), int(Status.NONFINITE)
@@ -91,16 +94,23 @@ SCALE_RULE = types.FunctionType(types.none(ARR, ARR, ARR, types.float64, types.f
                                            ARR))
 
 
-def kernel_layout():
-    """The header slots the driver reads, and the kernel's REPEAT code, as int64.
+def kernel_accessors():
+    """The kernel's compiled accessors the driver calls, as it takes them:
+    ``(state_like, current_x, best_x, best_f)``, and the kernel's REPEAT code.
 
     Handed to the compiled driver at run time rather than compiled into it (see
     the module's docstring).
     """
-    return np.array([K._CUR, K._BEST, K._F_BEST, K.REPEAT], dtype=np.int64)
+    return (K.state_like, K.current_x_compiled, K.best_x_compiled, K.best_f_compiled), K.REPEAT
 
 
-_CUR_SLOT, _BEST_SLOT, _F_BEST_SLOT, _REPEAT_CODE = range(4)
+def _accessor_types(state_type):
+    """The function-pointer types of :func:`kernel_accessors`, for ``state_type``."""
+    return types.Tuple((
+        types.FunctionType(state_type(state_type, ARR, SCALE_RULE, types.float64)),
+        types.FunctionType(ARR(state_type)),
+        types.FunctionType(ARR(state_type)),
+        types.FunctionType(types.float64(state_type))))
 
 
 # --------------------------------------------------------------------------- adapters
@@ -147,38 +157,6 @@ def _no_jacobian(x, p):
 
 #: Stands in for the Jacobian when differences are taken.
 NO_JACOBIAN = _no_jacobian
-
-
-def _make_state_factory():
-    # One line per field of the kernel's State, in its order: a fresh copy of the
-    # template's array, except the rows that start from x0.
-    from_x0 = {"x_a", "anchor"}
-    fields = []
-    for name in K._FIELDS:
-        if name in from_x0:
-            fields.append(f"x0.copy() if template.{name}.shape[0] else template.{name}.copy()")
-        else:
-            fields.append(f"template.{name}.copy()")
-    source = ("def new_state(template, x0):\n"
-              f"    return State({', '.join(fields)})\n")
-    return _compile("new_state", source, {"State": K.State})
-
-
-_new_state_from = _make_state_factory()
-
-
-@numba.njit(nogil=True, error_model="numpy")
-def new_state(template, x0, scale_rule, fraction, step_min, step_max):
-    """A fresh state at ``x0`` with the template's options, as ``K.new_state`` makes it.
-
-    The scale and the initial step come from the front door's rule
-    (``scale_rule``, ``fraction`` of the scale), clipped to the step sizes.
-    """
-    state = _new_state_from(template, x0)
-    scale_rule(state.x_a, state.lower, state.upper, fraction, state.scale, state.step)
-    for i in range(state.step.shape[0]):
-        state.step[i] = min(max(state.step[i], step_min), step_max)
-    return state
 
 
 # --------------------------------------------------------------------------- residuals
@@ -555,20 +533,19 @@ def _stationary(Jt, r, p, lower, upper):
 
 
 @numba.njit(nogil=True, error_model="numpy")
-def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, y, sigma,
-           lower, upper, r, Jt, g, work, r_best, Jt_best):
+def _rprop(tell, state, kernel, repeat, jacobian, model, jac, with_jac, three_point, x, y,
+           sigma, lower, upper, r, Jt, g, work, r_best, Jt_best):
     """The sign phase, as the compiled driver runs it, with the gradient ``J^T r``
     (J from ``jac`` or differences, central if ``three_point``). The residuals and
     J at the best point are kept in ``r_best`` and ``Jt_best`` (the finish starts
-    there). Returns ``(status, calls of the model, Jacobians)``.
+    there). ``kernel`` and ``repeat`` are those of :func:`kernel_accessors`.
+    Returns ``(status, calls of the model, Jacobians)``.
 
     (Measured and left out: differences at every third evaluation only, Broyden's
     update in between, cut the calls by a fifth on the peak problem, but on NIST's
     ENSO from its first start the run then bracketed another minimum.)
     """
-    header = state.header
-    repeat = layout[_REPEAT_CODE]
-    f_best_slot = layout[_F_BEST_SLOT]
+    current_x, best_f = kernel[1], kernel[3]
     status = repeat - 1  # anything but REPEAT: evaluate first
     calls_f = 0
     jacobians = 0
@@ -576,7 +553,7 @@ def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, 
     while True:
         calls = 0
         if status != repeat:
-            p = state.x_b if header[layout[_CUR_SLOT]] != 0.0 else state.x_a
+            p = current_x(state)
             calls_f += 1
             calls = 1
             cost = _residuals(model, x, y, sigma, p, r)
@@ -588,7 +565,7 @@ def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, 
                 if finite:
                     for i in range(g.shape[0]):
                         g[i] = _dot(Jt[i], r)
-                    if cost < header[f_best_slot]:
+                    if cost < best_f(state):
                         # tell makes this point the best (the same test).
                         _copy(r, r_best)
                         for i in range(g.shape[0]):
@@ -601,16 +578,6 @@ def _rprop(tell, state, layout, jacobian, model, jac, with_jac, three_point, x, 
         status = tell(state, g, cost, calls)
         if status >= 0:
             return status, calls_f, jacobians
-
-
-@numba.njit(nogil=True, error_model="numpy")
-def _best(state, layout):
-    """``(x, f)`` of the run's best point; x has length 0 if nothing finite was seen."""
-    header = state.header
-    best = header[layout[_BEST_SLOT]]
-    if best < 0.0:
-        return state.x_a[:0], np.inf
-    return (state.x_b if best != 0.0 else state.x_a), header[layout[_F_BEST_SLOT]]
 
 
 @numba.njit(nogil=True, error_model="numpy")
@@ -790,8 +757,8 @@ def _settle(jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upp
     return cost, calls, True, trusted, settled
 
 
-def _fit_row(row, tell_bracket, tell_free, template, template_free, layout, jacobian, model, jac,
-             with_jac, three_point, scale_rule, fraction, step_min, step_max, absolute_sigma,
+def _fit_row(row, tell_bracket, tell_free, template, template_free, kernel, repeat, jacobian,
+             model, jac, with_jac, three_point, scale_rule, fraction, absolute_sigma,
              xs, ys, sigmas, p0s, lower, upper, popts, pcovs, costs, statuses, nfevs, njevs):
     """Fit data set ``row`` into that row of the outputs.
 
@@ -834,8 +801,9 @@ def _fit_row(row, tell_bracket, tell_free, template, template_free, layout, jaco
     have_jacobian = not coarse  # True, as a bool (not a literal): one specialisation
 
     # The fast way.
-    state = new_state(template, p0, scale_rule, fraction, step_min, step_max)
-    status, calls, jacobians = _rprop(tell_bracket, state, layout, jacobian, model, jac,
+    state_like, best_x, best_f = kernel[0], kernel[2], kernel[3]
+    state = state_like(template, p0, scale_rule, fraction)
+    status, calls, jacobians = _rprop(tell_bracket, state, kernel, repeat, jacobian, model, jac,
                                       with_jac, coarse, x, y, sigma, lower, upper, r, Jt, g,
                                       work, r_best, Jt_best)
     nfev += calls
@@ -844,7 +812,7 @@ def _fit_row(row, tell_bracket, tell_free, template, template_free, layout, jaco
     cost = np.inf
     converged = False
     trusted = False
-    p_best, f_best = _best(state, layout)
+    p_best, f_best = best_x(state), best_f(state)
     if p_best.shape[0] > 0:
         # Levenberg-Marquardt starts from the best point, with its residuals and J.
         _copy(p_best, p)
@@ -887,13 +855,14 @@ def _fit_row(row, tell_bracket, tell_free, template, template_free, layout, jaco
         start = p0
         cost = np.inf
         for _ in range(MAX_ROUNDS):
-            state = new_state(template_free, start, scale_rule, fraction, step_min, step_max)
+            state = state_like(template_free, start, scale_rule, fraction)
             rprop_status, calls, jacobians = _rprop(
-                tell_free, state, layout, jacobian, model, jac, with_jac, three_point, x, y,
+                tell_free, state, kernel, repeat, jacobian, model, jac, with_jac, three_point,
+                x, y,
                 sigma, lower, upper, r, Jt, g, work, r_best, Jt_best)
             nfev += calls
             njev += jacobians
-            p_best, f_best = _best(state, layout)
+            p_best, f_best = best_x(state), best_f(state)
             if p_best.shape[0] == 0:
                 status = rprop_status
                 break
@@ -955,15 +924,14 @@ def _fit_row(row, tell_bracket, tell_free, template, template_free, layout, jaco
     njevs[row] = njev if with_jac else 0
 
 
-def _fit_all(fit_row, tell_bracket, tell_free, template, template_free, layout, jacobian, model,
-             jac, with_jac, three_point, scale_rule, fraction, step_min, step_max,
-             absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost, status, nfev,
-             njev):
+def _fit_all(fit_row, tell_bracket, tell_free, template, template_free, kernel, repeat,
+             jacobian, model, jac, with_jac, three_point, scale_rule, fraction, absolute_sigma, x,
+             y, sigma, p0, lower, upper, popt, pcov, cost, status, nfev, njev):
     """Every fit, one per ``prange`` task (``fit_row``: :func:`_fit_row`, compiled)."""
     for task in numba.prange(y.shape[0]):
-        fit_row(np.int64(task), tell_bracket, tell_free, template, template_free, layout,
-                jacobian, model, jac, with_jac, three_point, scale_rule, fraction, step_min,
-                step_max, absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost,
+        fit_row(np.int64(task), tell_bracket, tell_free, template, template_free, kernel,
+                repeat, jacobian, model, jac, with_jac, three_point, scale_rule, fraction,
+                absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost,
                 status, nfev, njev)
 
 
@@ -979,23 +947,25 @@ _DRIVERS: dict = {}
 def _row_arguments(state_type):
     tell = types.FunctionType(types.int64(state_type, ARR, types.float64, types.int64))
     i64 = types.int64[::1]
-    return (tell, tell, state_type, state_type, i64, JACOBIAN_FN, MODEL, JACOBIAN, types.boolean,
-            types.boolean, SCALE_RULE, types.float64, types.float64, types.float64,
-            types.boolean, ARR2, ARR2, ARR2, ARR2, ARR, ARR, ARR2, types.float64[:, :, ::1],
-            ARR, i64, i64, i64)
+    return (tell, tell, state_type, state_type, _accessor_types(state_type), types.int64,
+            JACOBIAN_FN, MODEL, JACOBIAN, types.boolean, types.boolean, SCALE_RULE,
+            types.float64, types.boolean, ARR2, ARR2, ARR2, ARR2, ARR, ARR, ARR2,
+            types.float64[:, :, ::1], ARR, i64, i64, i64)
 
 
 def fit_all(state_type):
     """The compiled driver for states of numba type ``state_type``: compiled, or
     loaded from numba's cache, on first use.
 
-    Returns ``run(tell_bracket, tell_free, template, template_free, layout,
-    model, jac, with_jac, three_point, scale_rule, fraction, step_min, step_max,
-    absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost, status,
-    nfev, njev)``: the templates are the states (options) of the bracketing run
-    and of the robust rounds; x, y, sigma and p0 have a row per fit or one shared row
-    (sigma of width 0: no weights); lower and upper are full arrays (+-inf
-    where unbounded); the last six are the outputs, a row per fit.
+    Returns ``run(tell_bracket, tell_free, template, template_free, model, jac,
+    with_jac, three_point, scale_rule, fraction, absolute_sigma, x, y, sigma,
+    p0, lower, upper, popt, pcov, cost, status, nfev, njev)``: the templates
+    are the states (options) of the bracketing run and of the robust rounds;
+    each fit's states are made from them at its start by the kernel's rule
+    (``scale_rule``: the front door's, with ``fraction``); x, y, sigma and p0
+    have a row per fit or one shared row (sigma of width 0: no weights); lower
+    and upper are full arrays (+-inf where unbounded); the last six are the
+    outputs, a row per fit.
     """
     pieces = _DRIVERS.get(state_type)
     if pieces is None:
@@ -1010,7 +980,10 @@ def fit_all(state_type):
         pieces = _DRIVERS[state_type] = (fit, fit_row, jacobian)
     fit, fit_row, jacobian = pieces
 
-    def run(tell_bracket, tell_free, template, template_free, layout, *args):
-        fit(fit_row, tell_bracket, tell_free, template, template_free, layout, jacobian, *args)
+    kernel, repeat = kernel_accessors()
+
+    def run(tell_bracket, tell_free, template, template_free, *args):
+        fit(fit_row, tell_bracket, tell_free, template, template_free, kernel, repeat, jacobian,
+            *args)
 
     return run
