@@ -606,3 +606,44 @@ def jump(run, x, step):
     run.sign[:] = 0
     run.dx_prev[:] = 0.0
     np.minimum(run.step, step * np.maximum(np.abs(x), run.scale), out=run.step)
+
+
+# Compiled accessors, for a driver that runs many states in nopython mode (the
+# batch driver takes them as function pointers, so that its cache never holds a
+# copy of this module's code: numba checks a cached function against its own
+# source file only).
+
+
+@numba.njit(cache=True, nogil=True)
+def state_like(template, x0, scale_rule, fraction):
+    """A fresh state at ``x0`` with ``template``'s options (a state no ``tell``
+    has seen), as :func:`new_state` makes it (in compiled code).
+
+    Each variable's scale and initial step come from ``scale_rule(x0, lower,
+    upper, fraction, scale, step)`` (the front door's rule), the step clipped
+    to the step sizes.
+    """
+    t = template
+    state = State(t.header.copy(), x0.copy(), t.x_b.copy(), t.g_best.copy(), t.step.copy(),
+                  t.sign.copy(), t.dx_prev.copy(), t.lower.copy(), t.upper.copy(),
+                  t.scale.copy(), t.flipped.copy(),
+                  x0.copy() if t.anchor.shape[0] else t.anchor.copy())
+    scale_rule(state.x_a, state.lower, state.upper, fraction, state.scale, state.step)
+    h = state.header
+    _clip_into(state.step, state.step, h[_STEP_MIN], h[_STEP_MAX])
+    return state
+
+
+@numba.njit(cache=True, nogil=True)
+def best_x_compiled(state):
+    """The best point (the state's own array; length 0 if no finite f was told)."""
+    best = state.header[_BEST]
+    if best < 0.0:
+        return state.x_a[:0]
+    return state.x_b if best != 0.0 else state.x_a
+
+
+@numba.njit(cache=True, nogil=True)
+def best_f_compiled(state):
+    """The best f told (inf before the first finite one)."""
+    return state.header[_F_BEST]

@@ -324,12 +324,12 @@ class _Problem:
             xtol=_tolerance("xtol", o["xtol"]), ftol=0.0, gtol=0.0,
             maxiter=_count("maxiter", o["maxiter"], minimum=0), maxfev=np.inf, eval_cost=1,
             stall_window=window, jac_calls=1, jac_calls_nonfinite=1, until_bracketed=True)
-        return run, step_min, step_max
+        return run
 
     def _compiled(self, threads):
         m, n = self.m, self.n
-        run, step_min, step_max = self._template(bracketing=True)
-        run_free, _, _ = self._template(bracketing=False)
+        run = self._template(bracketing=True)
+        run_free = self._template(bracketing=False)
         with_jac = callable(self.jac)
         model = _batch.model_adapter(self.f, n)
         jacobian = _batch.jacobian_adapter(self.jac, n) if with_jac else _batch.NO_JACOBIAN
@@ -347,9 +347,8 @@ class _Problem:
             numba.set_num_threads(_count("threads", threads, minimum=1))
         try:
             driver(K.tell_for(run.spec), K.tell_for(K.without_bracket(run_free.spec)),
-                   run.state, run_free.state, _batch.kernel_layout(), model, jacobian,
-                   with_jac, self.jac != "2-point", _fill_scale_and_step,
-                   INITIAL_STEP_FRACTION, step_min, step_max, self.absolute_sigma,
+                   run.state, run_free.state, model, jacobian, with_jac, self.jac != "2-point",
+                   _fill_scale_and_step, INITIAL_STEP_FRACTION, self.absolute_sigma,
                    np.atleast_2d(self.x), self.y, sigma,
                    np.atleast_2d(self.p0), self.lower, self.upper, popt, pcov, cost, status,
                    nfev, njev)

@@ -7,6 +7,7 @@ dask path must give the in-memory numbers, also on a two-process
 """
 
 import os
+import re
 import sys
 import time
 import warnings
@@ -220,8 +221,8 @@ def test_p0_defaults_to_ones_from_the_signature(data):
 
 
 def test_each_fit_starts_from_the_state_the_kernel_would_make():
-    # The driver copies a template state; this guards its copy against changes
-    # of the kernel's layout: every field must be what new_state makes at x0.
+    # The driver makes each fit's state from a template by the kernel's compiled
+    # state_like: every field must be what new_state makes at x0.
     lower, upper = np.array([-1.0, 0.0, -np.inf]), np.array([5.0, np.inf, np.inf])
     template_x0, x0 = np.array([1.0, 2.0, 3.0]), np.array([0.5, 4.0, 0.0])
     options = dict(variant=K.IRPROP_PLUS, eta_minus=0.5, eta_plus=1.2, step_min=1e-3,
@@ -234,8 +235,8 @@ def test_each_fit_starts_from_the_state_the_kernel_would_make():
         return K.new_state(x0=start.copy(), lower=lower.copy(), upper=upper.copy(),
                            scale=scale, step0=step, **options)
 
-    ours = B.new_state(fresh(template_x0).state, x0, _fill_scale_and_step,
-                       INITIAL_STEP_FRACTION, options["step_min"], options["step_max"])
+    ours = K.state_like(fresh(template_x0).state, x0, _fill_scale_and_step,
+                        INITIAL_STEP_FRACTION)
     namespace = {}
     exec(f"def fields(s):\n    return ({''.join(f's.{name}, ' for name in K._FIELDS)})",
          namespace)
@@ -245,6 +246,21 @@ def test_each_fit_starts_from_the_state_the_kernel_would_make():
         if name in ("x_b", "g_best"):
             continue  # not read before they are written
         assert_array_equal(ours[name], getattr(kernels, name), err_msg=name, strict=True)
+
+
+def test_the_batch_driver_reads_the_state_only_through_the_kernels_accessors():
+    # Issue 10's rule: only _kernel.py knows the state's layout. The driver takes
+    # the accessors as function pointers (no inlined copy of the kernel in its
+    # cache); it names no private name of the kernel, no field of the state and
+    # no kernel function but those it hands over as pointers.
+    source = Path(B.__file__).read_text()
+    assert not re.findall(r"\bK\._\w+", source)
+    fields = "|".join(K._FIELDS)
+    assert not re.findall(rf"\.({fields})\b", source)
+    named = set(re.findall(r"\bK\.(\w+)", source))
+    accessors, repeat = B.kernel_accessors()
+    assert named == {f.__name__ for f in accessors} | {"REPEAT"}
+    assert repeat == K.REPEAT
 
 
 # --------------------------------------------------------------------------- dask
