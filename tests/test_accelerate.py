@@ -23,12 +23,16 @@ def trajectory(fun, jac, maxiter=3000, **options):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_pattern_moves_cut_the_evaluations_on_rosenbrock(variant):
     # Two dimensions: from n = 4 on, Rosenbrock has a second local minimum.
+    # Both to the same xtol: the pattern moves alone make the difference. With
+    # anchors at the end of each move instead of its start (the schedule
+    # before Hooke and Jeeves' rule), irprop+ saved only 9x here.
     x0 = [-1.2, 1.0]
     plain = minimize_rprop(rosen, x0, jac=rosen_der, variant=variant, polish=False,
-                           accelerate=False)
-    fast = minimize_rprop(rosen, x0, jac=rosen_der, variant=variant, polish=False)
+                           accelerate=False, xtol=1e-10)
+    fast = minimize_rprop(rosen, x0, jac=rosen_der, variant=variant, polish=False,
+                          xtol=1e-10)
     assert fast.success and np.allclose(fast.x, 1.0, atol=1e-6)
-    assert fast.nfev < plain.nfev / 3, (fast.nfev, plain.nfev)
+    assert fast.nfev < plain.nfev / 11, (fast.nfev, plain.nfev)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
