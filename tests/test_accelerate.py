@@ -95,3 +95,21 @@ def test_pattern_moves_stay_in_the_box_and_count_exactly():
     assert np.all(pts >= -2) and np.all(pts <= 1.05)
     assert (res.nfev, res.njev) == (calls["f"], calls["g"])
     assert res.fun == min(rosen(p) for p in pts)
+
+
+def test_the_pure_accelerated_mode_stops_at_its_own_xtol_where_none_is_given():
+    pure = dict(jac=rosen_der, polish=False)
+    default = minimize_rprop(rosen, X0, **pure)
+    looser = minimize_rprop(rosen, X0, xtol=1e-8, **pure)
+    tighter = minimize_rprop(rosen, X0, xtol=1e-10, **pure)
+    assert default.status == 1
+    assert (default.nfev, default.fun) == (looser.nfev, looser.fun)
+    # The same path, stopped later: never a worse point.
+    assert tighter.nfev > default.nfev and tighter.fun <= default.fun
+    # tol still sets it; the other modes keep 1e-10.
+    loose = minimize_rprop(rosen, X0, tol=1e-6, **pure)
+    assert loose.nfev == minimize_rprop(rosen, X0, xtol=1e-6, ftol=1e-6, **pure).nfev
+    for mode in (dict(accelerate=False), dict(polish=True)):
+        options = {**pure, **mode}
+        assert (minimize_rprop(rosen, X0, **options).nfev
+                == minimize_rprop(rosen, X0, xtol=1e-10, **options).nfev)
