@@ -34,8 +34,10 @@ use up the budget: their "evaluations at stop" is what a user who knew f* would
 pay, a lower bound on what they cost in use.
 
 Modes of signmin (default variant irprop+, each with ``maxiter=10000`` only):
-"pure" (``polish=False, accelerate=False``), "accelerate" (pattern moves
-decided by f comparisons), "polish" (the sign phase until every coordinate has
+"pure" (``polish=False, accelerate=False``), "accelerate" (``polish=False``:
+pattern moves decided by f comparisons, and that mode's default xtol, 1e-8),
+"accelerate xtol=1e-10" (the same to the other modes' xtol: what the pattern
+moves gain without the looser stop), "polish" (the sign phase until every coordinate has
 bracketed its minimum, then SciPy's L-BFGS-B from the best point, then the sign
 phase again to its own stop) and "polish+accelerate". Beside them BFGS and
 L-BFGS-B with their defaults and with their gradient and f tests off (BFGS
@@ -85,6 +87,8 @@ SHIFT = np.array([1.0, -2.0])  # where the shifted seed family has its minimum
 MISSCALE_SEED = 12  # the mis-scaled gradients' generator (with the problem's name)
 MISSCALE_DECADES = 6  # factors 10^u, u uniform in [-6, 6]
 FAMILIES = ("MGH", "seed", "shifted")
+#: minimize_rprop's default xtol outside the pure accelerated mode (which stops at 1e-8).
+XTOL = 1e-10
 
 
 # ----------------------------------------------------------------------------- problems
@@ -570,6 +574,7 @@ def run_peer(peer):
 MODES = {
     "pure": dict(polish=False, accelerate=False),
     "accelerate": dict(polish=False, accelerate=True),
+    "accelerate xtol=1e-10": dict(polish=False, accelerate=True, xtol=XTOL),
     "polish": dict(polish=True, accelerate=False),
     "polish+accelerate": dict(polish=True, accelerate=True),
 }
@@ -684,7 +689,7 @@ def sweep(problems, budget, quick):
     import inspect
 
     defaults = {k: v.default for k, v in inspect.signature(minimize_rprop).parameters.items()}
-    configs = {f"pure defaults (xtol {defaults['xtol']:g}, ftol {defaults['ftol']:g})":
+    configs = {f"pure defaults (xtol {XTOL:g}, ftol {defaults['ftol']:g})":
                lambda p: {}}
     fracs = (0.01, 1.0) if quick else (0.01, 0.03, 0.3, 1.0)
     for frac in fracs:
