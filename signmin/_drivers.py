@@ -82,7 +82,7 @@ def run_compiled(evaluate, tell, fun, jac, args, state, lower, upper, three_poin
     """Run the compiled loop; return ``(status, f)``, f of the last evaluation."""
     # Only finite differences write a gradient into the buffer, and only they
     # are given bounds of length n: for the other forms it is a placeholder
-    # (returned with a non-finite f, never read), and n floats less at peak.
+    # (returned with a non-finite f, never read).
     g_buffer = np.empty(lower.shape[0])
     x_scale = state.scale
     status = K.CONTINUE
@@ -96,3 +96,7 @@ def run_compiled(evaluate, tell, fun, jac, args, state, lower, upper, three_poin
         status = tell(state, g, f, calls)
         if status >= 0:
             return status, f
+        if status != K.REPEAT:
+            # The kernel keeps what it needs of g: let it go now, so that the
+            # next gradient does not meet it in memory (n floats at peak).
+            g = g_buffer
