@@ -80,7 +80,11 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
 @numba.njit(nogil=True)
 def run_compiled(evaluate, tell, fun, jac, args, state, lower, upper, three_point):
     """Run the compiled loop; return ``(status, f)``, f of the last evaluation."""
-    g_buffer = np.empty(state.x_a.shape[0])
+    # Only finite differences write a gradient into the buffer, and only they
+    # are given bounds of length n: for the other forms it is a placeholder
+    # (returned with a non-finite f, never read).
+    g_buffer = np.empty(lower.shape[0])
+    x_scale = state.scale
     status = K.CONTINUE
     f = np.nan
     g = g_buffer
@@ -88,7 +92,11 @@ def run_compiled(evaluate, tell, fun, jac, args, state, lower, upper, three_poin
         calls = 0
         if status != K.REPEAT:
             f, g, calls = evaluate(fun, jac, args, K.current_x_compiled(state), lower, upper,
-                                   state.scale, g_buffer, three_point)
+                                   x_scale, g_buffer, three_point)
         status = tell(state, g, f, calls)
         if status >= 0:
             return status, f
+        if status != K.REPEAT:
+            # The kernel keeps what it needs of g: let it go now, so that the
+            # next gradient does not meet it in memory (n floats at peak).
+            g = g_buffer

@@ -39,9 +39,9 @@ import math
 
 import numba
 import numpy as np
-from numba.core import types
+from numba.core import cgutils, types
 from numba.experimental import structref
-from numba.extending import register_jitable
+from numba.extending import intrinsic, register_jitable
 
 from ._numerics import EPS
 from ._status import FTOL_WINDOW, Status
@@ -194,7 +194,10 @@ def _copy_if_finite(g, out):
     for i in range(g.shape[0]):
         if not math.isfinite(g[i]):
             return False
-    out[:] = g
+    # (A loop, not ``out[:] = g``: the slice assignment brings in numba's
+    # broadcasting checks, seconds of compile for every tell.)
+    for i in range(g.shape[0]):
+        out[i] = g[i]
     return True
 
 
@@ -212,6 +215,28 @@ def _copy_if_finite_parallel(g, out):
 _EMPTY_INT8 = np.zeros(0, dtype=np.int8)
 
 
+@intrinsic
+def _borrowed(typingctx, arr):
+    """``arr`` without its reference count: a view for the duration of one call.
+
+    Each use of a counted array (a field of the state, an argument) costs an
+    atomic increment and decrement, about 25 per ``tell`` of a generic run:
+    more than the whole update of a small problem. The state holds every
+    row for as long as ``tell`` runs, so its views need no count. Never
+    return one, nor store it.
+    """
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        view = context.make_array(signature.args[0])(context, builder, args[0])
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        view.parent = cgutils.get_null_value(view.parent.type)
+        return view._getvalue()
+
+    return arr(arr), codegen
+
+
 @register_jitable(inline="always")
 def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, continues,
                   undo_always, bounded, xtol_on, ftol_on, bracket_on):
@@ -222,8 +247,10 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
     ``tell``: inlined into it (a module-level function, so that the ``tell``
     made for each combination can be cached on disk), they fold away.
     """
-    step, sign, dx_prev = state.step, state.sign, state.dx_prev
-    lower, upper, scale, flipped = state.lower, state.upper, state.scale, state.flipped
+    step, sign = _borrowed(state.step), _borrowed(state.sign)
+    dx_prev, scale = _borrowed(state.dx_prev), _borrowed(state.scale)
+    lower, upper = _borrowed(state.lower), _borrowed(state.upper)
+    flipped = _borrowed(state.flipped)
     eta_minus, eta_plus = h[_ETA_MINUS], h[_ETA_PLUS]
     step_min, step_max = h[_STEP_MIN], h[_STEP_MAX]
     xtol, gtol = h[_XTOL], h[_GTOL]
@@ -312,20 +339,23 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
         iterate becomes the best point. Returns ``CONTINUE``, ``REPEAT`` or
         the Status that ends the run.
         """
-        h = state.header
+        h = _borrowed(state.header)
+        g = _borrowed(g)
         _count(h, f, calls)
         if not math.isfinite(f):
             # Not a step: the run ends at the best point before it.
             return STOP_NONFINITE
         h[_NIT] += 1.0
         cur = h[_CUR] != 0.0
-        x = state.x_b if cur else state.x_a
-        other = state.x_a if cur else state.x_b
+        x_a, x_b = _borrowed(state.x_a), _borrowed(state.x_b)
+        x = x_b if cur else x_a
+        other = x_a if cur else x_b
         x_next = x
         is_best = f < h[_F_BEST]
         if is_best:
-            copied = (_copy_if_finite_parallel(g, state.g_best) if parallel
-                      else _copy_if_finite(g, state.g_best))
+            g_best = _borrowed(state.g_best)
+            copied = (_copy_if_finite_parallel(g, g_best) if parallel
+                      else _copy_if_finite(g, g_best))
             if not copied:
                 return STOP_NONFINITE
             # The best point stays where it is; the proposal goes to the
@@ -551,7 +581,11 @@ def python_loop_view(run):
 
 @numba.njit(cache=True)
 def current_x_compiled(state):
-    """The iterate the next evaluation is for (in compiled code)."""
+    """The iterate the next evaluation is for (in compiled code).
+
+    A counted reference, not a borrowed view (see :func:`_borrowed`): it goes
+    to the user's function, which may keep it.
+    """
     return state.x_b if state.header[_CUR] != 0.0 else state.x_a
 
 

@@ -9,6 +9,7 @@ from _problems import nb_rosen, nb_rosen_der
 from scipy.optimize import rosen as np_rosen
 
 from signmin import minimize_rprop
+from signmin._kernel import PARALLEL_THRESHOLD
 
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
@@ -188,3 +189,48 @@ def test_x0_is_not_mutated_by_the_compiled_path():
     x0 = X0.copy()
     minimize_rprop(rosen, x0, jac=rosen_der, maxiter=100)
     np.testing.assert_array_equal(x0, X0)
+
+
+@numba.njit(cache=True)
+def _quadratic(x):
+    return 0.5 * np.sum((x - 1.0) ** 2)
+
+
+@numba.njit(cache=True)
+def _quadratic_der(x):
+    return x - 1.0  # a new array each call, as a user's jac makes
+
+
+def _rss_kib(field):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def test_compiled_loop_holds_one_gradient_at_a_time():
+    # Resident memory, not allocations: numba's arrays are invisible to
+    # tracemalloc. Linux only (peak RSS reset through /proc/self/clear_refs).
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak RSS")
+    n = 2_000_000
+    options = dict(maxiter=5, variant="irprop-", **NO_STOP)
+    # Compiled first (the loop above the parallel threshold too), so that the
+    # compiler's memory is not in the peak.
+    minimize_rprop(_quadratic, np.linspace(-2.0, 3.0, PARALLEL_THRESHOLD), jac=_quadratic_der,
+                   **options)
+    x0 = np.linspace(-2.0, 3.0, n)
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    base = _rss_kib("VmRSS")
+    res = minimize_rprop(_quadratic, x0, jac=_quadratic_der, **options)
+    peak = (_rss_kib("VmHWM") - base) * 1024 / x0.nbytes
+    assert res.nit == 5
+    # The run's own rows (x twice, g_best, the steps: 4; the signs: 1/8; the
+    # float32 scale: 1/2) and one gradient: 5.6 x. A loop that kept the last
+    # gradient while making the next one would reach 6.6 x.
+    assert peak < 6.2, f"peak {peak:.2f} x the size of x"
