@@ -64,26 +64,29 @@ def _fd_partial(fun, args, xh, i, f0, lower, upper, h, three_point):
         return 0.0, 0  # a fixed variable
     # A step that underflows would divide by zero.
     h = max(h, TINY)
+    # Each shifted point is clipped into the box as well: ``xi - (xi - lower)``
+    # can round below ``lower`` (measured: 1e-8 - (1e-8 - 2e-162) is 0). The
+    # quotient divides by the step actually taken.
     if three_point and h <= room_up and h <= room_down:
-        xh[i] = xi + h
+        xh[i] = min(xi + h, upper)
         f1 = float(fun(xh, *args))
         x1 = xh[i]
-        xh[i] = xi - h
+        xh[i] = max(xi - h, lower)
         f2 = float(fun(xh, *args))
         d, step, calls = f1 - f2, x1 - xh[i], 2
     elif three_point and 2.0 * h <= max(room_up, room_down):
         if 2.0 * h > room_up:
             h = -h
-        xh[i] = xi + h
+        xh[i] = min(max(xi + h, lower), upper)
         f1 = float(fun(xh, *args))
         d1 = xh[i] - xi
-        xh[i] = xi + 2.0 * h
+        xh[i] = min(max(xi + 2.0 * h, lower), upper)
         f2 = float(fun(xh, *args))
         d, step, calls = -3.0 * f0 + 4.0 * f1 - f2, 2.0 * d1, 2
     else:
         if h > room_up:
             h = -min(h, room_down) if room_down >= room_up else room_up
-        xh[i] = xi + h
+        xh[i] = min(max(xi + h, lower), upper)
         f1 = float(fun(xh, *args))
         d, step, calls = f1 - f0, xh[i] - xi, 1
     xh[i] = xi

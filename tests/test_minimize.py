@@ -486,3 +486,22 @@ def test_args_reach_fun_and_jac():
         res = minimize_rprop(lambda x, a: float(np.sum((x - a) ** 2)), [0.0], args=2.0,
                              jac=lambda x, a: 2 * (x - a))
     np.testing.assert_allclose(res.x, [2.0], atol=1e-8)
+
+
+@pytest.mark.parametrize("jac", ["2-point", "3-point"])
+def test_finite_difference_points_stay_in_a_box_narrower_than_their_step(jac):
+    # Found by hypothesis: from x = 1e-8 the step back to a lower bound of
+    # 2e-162 computes 1e-8 - (1e-8 - 2e-162), which rounds to 0, outside. (The
+    # compiled driver takes the same points: the drivers are bit-identical.)
+    lower = np.array([-np.inf, 1.99536151e-162])
+    upper = np.array([np.inf, 1e-8])
+    points = []
+
+    def fun(x):
+        points.append(x.copy())
+        return float(x @ x)
+
+    minimize_rprop(fun, [0.5, 1e-8], jac=jac, bounds=Bounds(lower, upper), maxiter=20,
+                   polish=False, accelerate=False)
+    points = np.array(points)
+    assert len(points) > 20 and np.all(points >= lower) and np.all(points <= upper)
