@@ -212,6 +212,16 @@ def _dot(a, b):
     return s
 
 
+@numba.njit(nogil=True, error_model="numpy")
+def _two_points(model, x, y, sigma, shifted, i, a, b, r1, r2):
+    """The residuals with parameter ``i`` at ``a`` into r1 and at ``b`` into r2
+    (``shifted[i]`` is left at ``b``); whether both are finite."""
+    shifted[i] = a
+    finite = _residuals(model, x, y, sigma, shifted, r1) < np.inf
+    shifted[i] = b
+    return finite & (_residuals(model, x, y, sigma, shifted, r2) < np.inf)
+
+
 def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper, Jt, work):
     """The Jacobian of the residuals at ``p`` (where they are ``r``), transposed, into
     ``Jt`` (n x k: a row per parameter).
@@ -262,22 +272,14 @@ def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper
                     h = min_dist
                     one_sided = False
             if one_sided:
-                shifted[i] = pi + h
-                finite &= _residuals(model, x, y, sigma, shifted, r1) < np.inf
-                shifted[i] = pi + 2.0 * h
-                dx = shifted[i] - pi
-                finite &= _residuals(model, x, y, sigma, shifted, r2) < np.inf
-                scale = 1.0 / dx
+                finite &= _two_points(model, x, y, sigma, shifted, i, pi + h, pi + 2.0 * h,
+                                      r1, r2)
+                scale = 1.0 / (pi + 2.0 * h - pi)
                 for j in range(k):
                     row[j] = (-3.0 * r[j] + 4.0 * r1[j] - r2[j]) * scale
             else:
-                shifted[i] = pi - h
-                left = shifted[i]
-                finite &= _residuals(model, x, y, sigma, shifted, r1) < np.inf
-                shifted[i] = pi + h
-                dx = shifted[i] - left
-                finite &= _residuals(model, x, y, sigma, shifted, r2) < np.inf
-                scale = 1.0 / dx
+                finite &= _two_points(model, x, y, sigma, shifted, i, pi - h, pi + h, r1, r2)
+                scale = 1.0 / ((pi + h) - (pi - h))
                 for j in range(k):
                     row[j] = (r2[j] - r1[j]) * scale
             calls += 2

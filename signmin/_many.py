@@ -22,6 +22,7 @@ from ._curve_fit import (
 )
 from ._minimize import (
     INITIAL_STEP_FRACTION,
+    XTOL,
     _count,
     _fill_scale_and_step,
     _pair,
@@ -35,7 +36,7 @@ __all__ = ["ManyFits", "curve_fit_many"]
 
 #: The Rprop options `curve_fit_many` passes on, and their defaults (those of `curve_fit`).
 RPROP_OPTIONS = {"variant": "irprop+", "etas": (0.5, 1.2), "step_sizes": (0.0, np.inf),
-                 "maxiter": MAXITER, "xtol": 1e-10, "stall_window": None}
+                 "maxiter": MAXITER, "xtol": XTOL, "stall_window": None}
 #: What least_squares' ``ier`` (from `curve_fit`'s full output) says, as a Status.
 _FROM_IER = {1: Status.GTOL, 2: Status.FTOL, 3: Status.XTOL, 4: Status.XTOL}
 
