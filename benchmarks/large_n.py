@@ -245,21 +245,25 @@ def measure(n, iters, reps, peers):
     return res, own, ratios, peer_steps
 
 
-def child_timing(n):
-    """In a fresh process (NUMBA_NUM_THREADS set by the parent): own cost / pass."""
+def child_timing(n, parallel):
+    """In a fresh process (NUMBA_NUM_THREADS set by the parent): own cost / pass,
+    with the update's parallel loop if ``parallel``, whatever the threshold."""
+    _kernel.PARALLEL_THRESHOLD = 1 if parallel else n + 1
     _, own, _, _ = measure(n, 20, 5, ())
     print(json.dumps(dict(own=float(np.median(own)), threads=numba.config.NUMBA_NUM_THREADS)))
 
 
-def thread_scaling(n):
+def thread_scaling(sizes):
     rows = []
-    for threads in ("1", "2"):
-        out = json.loads(C.run_child([__file__, "--child-timing", str(n)],
-                                     env={"NUMBA_NUM_THREADS": threads}).splitlines()[-1])
-        rows.append([threads, f"{out['own']:.2f}"])
-    C.table(["NUMBA_NUM_THREADS", "signmin own cost / pass (median of 5)"], rows,
-            title=f"The update on all cores (numba.prange above "
-                  f"{_kernel.PARALLEL_THRESHOLD:,} variables), n = {n:.0e}, 20 steps")
+    for n in sizes:
+        for loop, threads in (("single-thread", "1"), ("prange", "1"), ("prange", "2")):
+            out = json.loads(C.run_child(
+                [__file__, "--child-timing", str(n), "--parallel", str(int(loop == "prange"))],
+                env={"NUMBA_NUM_THREADS": threads}).splitlines()[-1])
+            rows.append([f"{n:.0e}", loop, threads, f"{out['own']:.2f}"])
+    C.table(["n", "update loop", "NUMBA_NUM_THREADS", "signmin own cost / pass (median of 5)"],
+            rows, title=f"The update on all cores, forced, 20 steps (by default the prange "
+                        f"loop runs from {_kernel.PARALLEL_THRESHOLD:,} variables on)")
 
 
 def plot(sizes, own, peers_ratio):
@@ -279,12 +283,14 @@ def main():
         p.add_argument("--max-n", type=float, default=1e7, help="largest n (default 1e7)")
         p.add_argument("--child-timing", type=int, metavar="N",
                        help="internal: own cost at n = N in a fresh process")
+        p.add_argument("--parallel", type=int, default=0,
+                       help="internal, with --child-timing: 1 forces the prange loop")
     args = C.parse_args(__doc__, extra)
     if args.child_memory:
         child_memory(args.child_memory[0], int(args.child_memory[1]))
         return
     if args.child_timing:
-        child_timing(args.child_timing)
+        child_timing(args.child_timing, bool(args.parallel))
         return
     C.header(__doc__, args)
     peers = C.available_peers("torch", "pints", "optax")
@@ -330,7 +336,7 @@ def main():
     # pays the imports again.
     peak_memory(names[1:2] if args.quick else names, sizes)
     if not args.quick:
-        thread_scaling(sizes[-1])
+        thread_scaling([n for n in sizes if n >= 1_000_000])
     if args.plot:
         plot(sizes, own_by_n, peers_by_n)
     C.write_section("large_n", "Large n: the optimiser's own cost per iteration (large_n.py)",

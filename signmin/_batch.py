@@ -596,7 +596,8 @@ def _rprop(tell, state, kernel, repeat, jacobian, model, jac, with_jac, three_po
             if cost == np.inf:
                 for i in range(g.shape[0]):
                     g[i] = 0.0
-        status = tell(state, g, cost, calls)
+        # (g is this fit's buffer: the state copies it.)
+        status = tell(state, g, cost, calls, False)
         if status >= 0:
             return status, calls_f, jacobians
 
@@ -989,7 +990,8 @@ _DRIVERS: dict = {}
 
 
 def _row_arguments(state_type):
-    tell = types.FunctionType(types.int64(state_type, ARR, types.float64, types.int64))
+    tell = types.FunctionType(types.int64(state_type, ARR, types.float64, types.int64,
+                                          types.boolean))
     i64 = types.int64[::1]
     return (tell, tell, state_type, state_type, _accessor_types(state_type), types.int64,
             JACOBIAN_FN, MODEL, JACOBIAN, types.boolean, types.boolean, SCALE_RULE,

@@ -35,7 +35,7 @@ def _entry_point(tell, state, g):
     if entry is None:
         g_type = typeof(g).copy(layout="A")
         entry = _ENTRY_POINTS[key] = tell.compile(
-            (typeof(state), g_type, numba.float64, numba.float64))
+            (typeof(state), g_type, numba.float64, numba.float64, numba.boolean))
     return entry
 
 
@@ -60,7 +60,8 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
                 fast_tell = _entry_point(tell, state, g)
         else:
             calls = 0
-        status = fast_tell(state, g, f, calls)
+        # (The user's g is never handed over: Python may hold it anywhere.)
+        status = fast_tell(state, g, f, calls, False)
         if callback is not None and header[nit] > 1.0 and status != _NONFINITE:
             try:
                 if new_style_callback:
@@ -93,7 +94,8 @@ def run_compiled(evaluate, tell, fun, jac, args, state, lower, upper, three_poin
         if status != K.REPEAT:
             f, g, calls = evaluate(fun, jac, args, K.current_x_compiled(state), lower, upper,
                                    x_scale, g_buffer, three_point)
-        status = tell(state, g, f, calls)
+        # A gradient jac made for this call alone is the state's to keep.
+        status = tell(state, g, f, calls, K.handed_over(g))
         if status >= 0:
             return status, f
         if status != K.REPEAT:

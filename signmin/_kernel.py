@@ -36,12 +36,14 @@ accessors at the end.
 from __future__ import annotations
 
 import math
+import types as types_
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba.core import cgutils, types
 from numba.experimental import structref
-from numba.extending import intrinsic, register_jitable
+from numba.extending import intrinsic, overload, register_jitable
 
 from ._numerics import EPS
 from ._status import FTOL_WINDOW, Status
@@ -70,7 +72,11 @@ PATTERN_STEP = 0.5
 #: stay within [2, PATTERN_PERIOD_MAX * n] (see the pattern moves below).
 PATTERN_PERIOD_START, PATTERN_PERIOD_MAX = 1.0, 4.0
 #: From this many variables on, the update runs on all cores (numba.prange)...
-PARALLEL_THRESHOLD = 200_000
+#: Measured on the 2-core machine of benchmarks/large_n.py, two threads lost to
+#: one at every size up to 1e7 (own cost per step 2.1-2.9 passes against
+#: 1.3-1.5 at 1e6 and 1e7: the row is memory-bound, and the second core runs
+#: the other thread's spin-wait), so the threshold lies above the sizes measured.
+PARALLEL_THRESHOLD = 20_000_000
 #: ...in chunks of this many coordinates (fixed, so results never depend on threads).
 PARALLEL_CHUNK = 65_536
 
@@ -93,14 +99,14 @@ class _StateType(types.StructRef):
 class State(structref.StructRefProxy):
     """One run's state: options, counters and the per-coordinate rows.
 
-    Fields: ``header`` (float64: options and scalar state), ``x_a`` and
-    ``x_b`` (the current iterate and the best point, swapped, never copied),
-    ``g_best`` (the best point's gradient), ``step`` (Δ), ``sign`` (int8, the
-    sign of the previous partial derivative), ``dx_prev`` (the last step, for
-    the backtracking variants), ``lower`` and ``upper`` (bounded runs),
-    ``scale`` (float32, each variable's scale for tolerances and floors),
-    ``flipped`` (int8: whether each sign has changed once, for the bracket
-    rule), ``anchor`` (the pattern moves' anchor, then their direction).
+    Fields: ``header`` (float64: options and scalar state), ``x_a`` and ``x_b`` (the current
+    iterate and the best point, swapped, never copied), ``g_best`` (the best point's gradient:
+    the array the driver handed over when it could, else a copy; length 0 until the first best
+    point), ``step`` (Δ), ``sign`` (int8, the sign of the previous partial derivative),
+    ``dx_prev`` (the last step, for the backtracking variants), ``lower`` and ``upper`` (bounded
+    runs), ``scale`` (float32, each variable's scale for tolerances and floors), ``flipped``
+    (int8: whether each sign has changed once, for the bracket rule), ``anchor`` (the pattern
+    moves' anchor, then their direction).
     """
 
 
@@ -111,8 +117,9 @@ structref.define_proxy(State, _StateType, _FIELDS)
 
 class Run:
     """A run's :class:`State` (what ``tell`` takes), the Python references to
-    its arrays (for the accessors below, without a compiled call) and ``spec``,
-    the key of its specialised ``tell`` (see :func:`tell_for`)."""
+    its arrays (for the accessors below, without a compiled call; all but
+    ``g_best``, which ``tell`` may replace) and ``spec``, the key of its
+    specialised ``tell`` (see :func:`tell_for`)."""
 
     __slots__ = ("state", "spec", *_FIELDS)
 
@@ -166,7 +173,7 @@ def new_state(*, x0, lower, upper, scale, step0, variant, eta_minus, eta_plus, s
     bounded = lower is not None
     parallel = n >= PARALLEL_THRESHOLD and numba.config.NUMBA_NUM_THREADS > 1
     return Run((variant, bounded, xtol > 0.0, ftol > 0.0, until_bracketed, accelerate, parallel),
-               header=header, x_a=x_a, x_b=np.empty(n), g_best=np.empty(n), step=step,
+               header=header, x_a=x_a, x_b=np.empty(n), g_best=empty, step=step,
                sign=np.zeros(n, dtype=np.int8),
                dx_prev=np.zeros(n) if variant in BACKTRACKING else empty,
                lower=lower if bounded else empty, upper=upper if bounded else empty,
@@ -188,28 +195,78 @@ def _sign(v):
 
 
 @numba.njit(cache=True)
-def _copy_if_finite(g, out):
-    """Copy g into out; False (out untouched: it is the previous best
-    point's gradient) if g is not finite."""
+def _all_finite(g):
     for i in range(g.shape[0]):
         if not math.isfinite(g[i]):
             return False
-    # (A loop, not ``out[:] = g``: the slice assignment brings in numba's
-    # broadcasting checks, seconds of compile for every tell.)
-    for i in range(g.shape[0]):
-        out[i] = g[i]
     return True
 
 
 @numba.njit(cache=True, parallel=True)
-def _copy_if_finite_parallel(g, out):
+def _all_finite_parallel(g):
     n = g.shape[0]
     chunks = (n + PARALLEL_CHUNK - 1) // PARALLEL_CHUNK
     ok = np.empty(chunks, dtype=np.bool_)
     for c in numba.prange(chunks):
         a = c * PARALLEL_CHUNK
-        ok[c] = _copy_if_finite(g[a:min(n, a + PARALLEL_CHUNK)], out[a:min(n, a + PARALLEL_CHUNK)])
+        ok[c] = _all_finite(g[a:min(n, a + PARALLEL_CHUNK)])
     return ok.all()
+
+
+@intrinsic
+def handed_over(typingctx, arr):
+    """Whether nothing but the caller holds ``arr``'s memory (numba's reference
+    count, the first field of the array's meminfo, is 1): a compiled driver
+    asks it of the gradient it is about to tell, right after evaluating it.
+
+    (Asked inside ``tell`` the answer would depend on whether numba keeps its
+    own count of the argument there.)
+    """
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        meminfo = context.make_array(signature.args[0])(context, builder, args[0]).meminfo
+        count_type = ir.IntType(64)
+        sole = cgutils.alloca_once_value(builder, cgutils.false_bit)
+        with builder.if_then(cgutils.is_not_null(builder, meminfo)):
+            count = builder.load(builder.bitcast(meminfo, count_type.as_pointer()))
+            builder.store(builder.icmp_unsigned("==", count, count_type(1)), sole)
+        return builder.load(sole)
+
+    return types.boolean(arr), codegen
+
+
+def _keep_gradient(state, g, handed_over):
+    """Make ``g`` (finite) the best point's gradient: ``g`` itself if
+    ``handed_over`` (nothing but the caller holds it) and of the row's type,
+    else a copy."""
+
+
+@overload(_keep_gradient, jit_options={"cache": True})
+def _keep_gradient_impl(state, g, handed_over):
+    # A gradient the caller hands over whole (the compiled driver's, from a
+    # jac that returns a new array) is kept as it is: no copy, no second row
+    # of n floats. One that someone else still holds (a jac that fills a
+    # buffer of its own, the finite-difference buffer, the Python loop's) is
+    # copied, since its owner will write it again.
+    can_take = g == state.field_dict["g_best"]
+
+    def impl(state, g, handed_over):
+        if can_take and handed_over:
+            state.g_best = g
+            return
+        out = state.g_best
+        if out.shape[0] != g.shape[0]:
+            out = np.empty(g.shape[0])
+            state.g_best = out
+        out = _borrowed(out)
+        # (A loop, not ``out[:] = g``: the slice assignment brings in numba's
+        # broadcasting checks, seconds of compile for every tell.)
+        for i in range(g.shape[0]):
+            out[i] = g[i]
+
+    return impl
 
 
 _EMPTY_INT8 = np.zeros(0, dtype=np.int8)
@@ -315,6 +372,13 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
     return finite, g_converged, x_converged, moved, bracketed, max_step
 
 
+# The same update as a function object of its own, for the in-place call
+# (``x_next`` is ``x``): where the two may be one array, the compiler's check
+# for overlap fails and only its scalar loop runs (measured at n = 1e5: every
+# sample in the scalar loop; own cost 2.9 passes, 1.0 with this loop). numba
+# warns when one function is inlined twice into one caller.
+_rprop_update_in_place = register_jitable(inline="always")(types_.FunctionType(
+    _rprop_update.__code__, _rprop_update.__globals__, "_rprop_update_in_place"))
 
 
 def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel):
@@ -329,17 +393,34 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
     continues = variant == RPROP_MINUS
     undo_always = variant == RPROP_PLUS
 
+    @numba.njit(cache=True)
+    def update(state, h, x, g, x_next, in_place, went_up, start, stop):
+        # A function of its own, called for the whole row or for each chunk
+        # of the parallel loop (inlined there, the loop measured slower on
+        # two threads than on one). The in-place case (x_next is x) has a
+        # loop of its own: where the two may be one array, the compiler's
+        # check for overlap fails and only its scalar loop runs.
+        if in_place:
+            return _rprop_update_in_place(state, h, x, g, x, went_up, start, stop, backtracks,
+                                          continues, undo_always, bounded, xtol_on, ftol_on,
+                                          bracket_on)
+        return _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks,
+                             continues, undo_always, bounded, xtol_on, ftol_on, bracket_on)
+
     @numba.njit(cache=True, parallel=parallel)
-    def tell(state, g, f, calls):
+    def tell(state, g, f, calls, handed_over):
         """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
 
         ``calls`` is the calls of ``fun`` the evaluation took (0 when the
-        driver tells the previous f and g again after ``REPEAT``). The proposal
+        driver tells the previous f and g again after ``REPEAT``).
+        ``handed_over`` says that nothing but the caller holds g (see
+        :func:`handed_over`): the state may then keep g itself. The proposal
         is written in place, or into the other x buffer when the current
         iterate becomes the best point. Returns ``CONTINUE``, ``REPEAT`` or
         the Status that ends the run.
         """
         h = _borrowed(state.header)
+        g_given = g
         g = _borrowed(g)
         _count(h, f, calls)
         if not math.isfinite(f):
@@ -351,16 +432,18 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
         x = x_b if cur else x_a
         other = x_a if cur else x_b
         x_next = x
+        in_place = True
         is_best = f < h[_F_BEST]
         if is_best:
-            g_best = _borrowed(state.g_best)
-            copied = (_copy_if_finite_parallel(g, g_best) if parallel
-                      else _copy_if_finite(g, g_best))
-            if not copied:
+            # (Checked first: a gradient that is not finite ends the run at
+            # the previous best point, whose gradient must stay.)
+            if not (_all_finite_parallel(g) if parallel else _all_finite(g)):
                 return STOP_NONFINITE
+            _keep_gradient(state, g_given, handed_over)
             # The best point stays where it is; the proposal goes to the
             # other buffer, which held the previous best.
             x_next = other
+            in_place = False
             h[_BEST] = h[_CUR]
             h[_CUR] = 0.0 if cur else 1.0
             h[_F_BEST] = f
@@ -380,6 +463,7 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
                 # point (x_next here), with its gradient and signs.
                 _end_pattern(state, h, other)
                 x, g, f, x_next = other, state.g_best, h[_F_BEST], x
+                in_place = False
             elif is_best and h[_SINCE_PATTERN] >= h[_PERIOD] and _start_pattern(state, x):
                 _pattern_point(state, x, x_next, 1.0)
                 h[_MODE], h[_ALPHA], h[_GAINED] = 1.0, 1.0, 0.0
@@ -399,18 +483,16 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
             steps = np.empty(chunks)
             for c in numba.prange(chunks):
                 a = c * PARALLEL_CHUNK
-                r = _rprop_update(state, h, x, g, x_next, went_up, a,
-                                  min(n, a + PARALLEL_CHUNK), backtracks, continues,
-                                  undo_always, bounded, xtol_on, ftol_on, bracket_on)
+                r = update(state, h, x, g, x_next, in_place, went_up, a,
+                           min(n, a + PARALLEL_CHUNK))
                 flags[c, 0], flags[c, 1], flags[c, 2], flags[c, 3], flags[c, 4] = r[:5]
                 steps[c] = r[5]
             finite, g_converged = flags[:, 0].all(), flags[:, 1].all()
             x_converged, moved = flags[:, 2].all(), flags[:, 3].any()
             bracketed, max_step = flags[:, 4].all(), steps.max()
         else:
-            finite, g_converged, x_converged, moved, bracketed, max_step = _rprop_update(
-                state, h, x, g, x_next, went_up, 0, n, backtracks, continues, undo_always,
-                bounded, xtol_on, ftol_on, bracket_on)
+            r = update(state, h, x, g, x_next, in_place, went_up, 0, n)
+            finite, g_converged, x_converged, moved, bracketed, max_step = r
         if not finite:
             return STOP_NONFINITE
         ftol_met = False
@@ -608,7 +690,13 @@ def best(run):
     h = run.header
     if h[_BEST] < 0:
         return None
-    return (run.x_b if h[_BEST] else run.x_a), float(h[_F_BEST]), run.g_best
+    return (run.x_b if h[_BEST] else run.x_a), float(h[_F_BEST]), _best_gradient(run.state)
+
+
+@numba.njit(cache=True)
+def _best_gradient(state):
+    # Read from the state: tell may have replaced the row it started with.
+    return state.g_best
 
 
 def step_size(run):

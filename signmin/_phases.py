@@ -61,7 +61,7 @@ def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_c
         # it in a few halvings; where it stopped short, the steps grow back
         # by eta_plus a step.
         K.jump(run, finish.x, REL_STEP_2POINT)
-        status = sign_phase(run.state, finish.g, finish.f, 0)
+        status = sign_phase(run.state, finish.g, finish.f, 0, False)
         f = finish.f
     if finish.reason == "callback":
         return int(Status.CALLBACK), f

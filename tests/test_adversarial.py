@@ -622,11 +622,8 @@ def test_peak_memory_for_ten_million_variables_stays_within_a_stated_multiple_of
                        maxiter=3, **OFF)
 
     minimize_rprop(lambda x: float(np.dot(x, x)), x0[:10], jac=lambda x: 2.0 * x, maxiter=3)
-    # At this size the update runs on all cores: numba's thread pool starts
-    # once per process, and that is not the run's to give back.
-    m = _kernel.PARALLEL_THRESHOLD
-    minimize_rprop(lambda x: float(np.dot(x, x)), x0[:m], jac=lambda x: 2.0 * x, maxiter=3,
-                   **OFF)
+    # (Below the parallel threshold: no thread pool starts in the traced run.)
+    assert n < _kernel.PARALLEL_THRESHOLD
     peak, kept = traced_run(run)
     print(f"peak {peak / x0.nbytes:.2f} x")
     assert peak <= PEAK_MULTIPLE * x0.nbytes, peak / x0.nbytes

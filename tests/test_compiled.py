@@ -222,10 +222,9 @@ def test_compiled_loop_holds_one_gradient_at_a_time():
     # (at n = 2e6 the full suite measured 6.5 x where a run alone gives 5.6 x).
     n = 5_000_000
     options = dict(maxiter=5, variant="irprop-", **NO_STOP)
-    # Compiled first (the loop above the parallel threshold too), so that the
-    # compiler's memory is not in the peak.
-    minimize_rprop(_quadratic, np.linspace(-2.0, 3.0, PARALLEL_THRESHOLD), jac=_quadratic_der,
-                   **options)
+    # Compiled first, so that the compiler's memory is not in the peak.
+    assert n < PARALLEL_THRESHOLD
+    minimize_rprop(_quadratic, np.linspace(-2.0, 3.0, 1000), jac=_quadratic_der, **options)
     x0 = np.linspace(-2.0, 3.0, n)
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
@@ -237,3 +236,54 @@ def test_compiled_loop_holds_one_gradient_at_a_time():
     # float32 scale: 1/2) and one gradient: 5.6 x. A loop that kept the last
     # gradient while making the next one would reach 6.6 x.
     assert peak < 6.2, f"peak {peak:.2f} x the size of x"
+
+
+# --- the best point's gradient: kept as jac made it, copied when jac keeps it --------------
+
+@numba.njit(cache=True)
+def _recording_der(x, seen):
+    # Notes where each gradient lives (an address, not the array: keeping the
+    # array would make it shared).
+    g = rosen_der(x)
+    k = int(seen[0])
+    if k + 1 < seen.shape[0]:
+        seen[k + 1] = g.ctypes.data
+        seen[0] = k + 1
+    return g
+
+
+@numba.njit(cache=True)
+def _rosen_with(x, seen):
+    return rosen(x)
+
+
+@numba.njit(cache=True)
+def _der_into(x, buffer):
+    # A jac that fills its own buffer and returns it: the next call writes it again.
+    g = rosen_der(x)
+    for i in range(g.shape[0]):
+        buffer[i] = g[i]
+    return buffer
+
+
+def test_the_best_gradient_is_the_array_jac_returned_not_a_copy():
+    seen = np.zeros(200, dtype=np.int64)
+    res = minimize_rprop(_rosen_with, X0, jac=_recording_der, args=(seen,), maxiter=60,
+                         **NO_STOP)
+    addresses = set(seen[1:int(seen[0]) + 1].tolist())
+    assert res.jac.ctypes.data in addresses
+    np.testing.assert_array_equal(res.jac, rosen_der(res.x))
+
+
+@pytest.mark.parametrize("accelerate", [False, True])
+def test_a_jac_that_reuses_its_buffer_still_reports_the_best_points_gradient(accelerate):
+    buffer = np.zeros(X0.size)
+    options = dict(NO_STOP, accelerate=accelerate)
+    # Rosenbrock from X0: the last point evaluated is not the best one.
+    res = minimize_rprop(_rosen_with, X0, jac=_der_into, args=(buffer,), maxiter=60,
+                         **options)
+    np.testing.assert_array_equal(res.jac, rosen_der(res.x))
+    assert res.jac.ctypes.data != buffer.ctypes.data
+    reference = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=60, **options)
+    np.testing.assert_array_equal(res.x, reference.x)
+    np.testing.assert_array_equal(res.jac, reference.jac)

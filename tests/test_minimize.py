@@ -319,7 +319,11 @@ def test_result_is_the_best_point_seen_with_its_own_jac():
 
 def test_result_fields_are_independent_copies():
     res = minimize_rprop(rosen, X0, jac=rosen_der, maxiter=5)
-    assert res.x.base is None and res.jac.base is None and res.step_size.base is None
+    fields = (res.x, res.jac, res.step_size)
+    # Each owns its memory (numpy's, or the run's through numba's MemInfo): no
+    # view of a larger array, none shared with another field.
+    assert not any(isinstance(a.base, np.ndarray) for a in fields)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(fields) for b in fields[i + 1:])
 
 
 # --- callback --------------------------------------------------------------------------

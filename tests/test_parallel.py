@@ -14,7 +14,6 @@ import pytest
 from signmin import _kernel, minimize_rprop
 
 N = 300_000
-assert N >= _kernel.PARALLEL_THRESHOLD
 
 
 @numba.njit(cache=True)
@@ -51,6 +50,8 @@ def assert_same(a, b):
 def test_the_parallel_update_is_bit_identical_to_the_single_thread_one(
         variant, bounds, monkeypatch):
     lo_hi = None if bounds is None else [bounds] * N
+    # (Several chunks, at a size a test can afford.)
+    monkeypatch.setattr(_kernel, "PARALLEL_THRESHOLD", N // 2)
     parallel = run(variant=variant, bounds=lo_hi, xtol=1e-3)
     monkeypatch.setattr(_kernel, "PARALLEL_THRESHOLD", 10 * N)
     single = run(variant=variant, bounds=lo_hi, xtol=1e-3)
@@ -68,7 +69,9 @@ CHILD = """
 import json, sys
 import numpy as np
 sys.path.insert(0, {tests!r})
-from test_parallel import run
+from test_parallel import N, run
+from signmin import _kernel
+_kernel.PARALLEL_THRESHOLD = N // 2  # the parallel loop, at a size a test can afford
 res = run()
 print(json.dumps(dict(x=float(np.sum(res.x * np.arange(res.x.size))), fun=res.fun,
                       nfev=res.nfev)))
