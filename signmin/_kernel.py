@@ -373,10 +373,12 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
 
 
 # The same update as a function object of its own, for the in-place call
-# (``x_next`` is ``x``): where the two may be one array, the compiler's check
-# for overlap fails and only its scalar loop runs (measured at n = 1e5: every
-# sample in the scalar loop; own cost 2.9 passes, 1.0 with this loop). numba
-# warns when one function is inlined twice into one caller.
+# (``x_next`` is ``x``), a loop of its own: where the two may be one array, the
+# compiler's check for overlap fails and only its scalar loop runs (measured at
+# n = 1e5: every sample in the scalar loop; own cost 2.9 passes, 1.0 with this
+# loop). (Not one function inlined twice: numba warns about that. Not a
+# function the factory makes: a tell that closes over a compiled function
+# misses the disk cache in every new process.)
 _rprop_update_in_place = register_jitable(inline="always")(types_.FunctionType(
     _rprop_update.__code__, _rprop_update.__globals__, "_rprop_update_in_place"))
 
@@ -392,20 +394,6 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
     backtracks = variant in BACKTRACKING
     continues = variant == RPROP_MINUS
     undo_always = variant == RPROP_PLUS
-
-    @numba.njit(cache=True)
-    def update(state, h, x, g, x_next, in_place, went_up, start, stop):
-        # A function of its own, called for the whole row or for each chunk
-        # of the parallel loop (inlined there, the loop measured slower on
-        # two threads than on one). The in-place case (x_next is x) has a
-        # loop of its own: where the two may be one array, the compiler's
-        # check for overlap fails and only its scalar loop runs.
-        if in_place:
-            return _rprop_update_in_place(state, h, x, g, x, went_up, start, stop, backtracks,
-                                          continues, undo_always, bounded, xtol_on, ftol_on,
-                                          bracket_on)
-        return _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks,
-                             continues, undo_always, bounded, xtol_on, ftol_on, bracket_on)
 
     @numba.njit(cache=True, parallel=parallel)
     def tell(state, g, f, calls, handed_over):
@@ -483,15 +471,28 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
             steps = np.empty(chunks)
             for c in numba.prange(chunks):
                 a = c * PARALLEL_CHUNK
-                r = update(state, h, x, g, x_next, in_place, went_up, a,
-                           min(n, a + PARALLEL_CHUNK))
+                b = min(n, a + PARALLEL_CHUNK)
+                if in_place:
+                    r = _rprop_update_in_place(state, h, x, g, x, went_up, a, b, backtracks,
+                                               continues, undo_always, bounded, xtol_on,
+                                               ftol_on, bracket_on)
+                else:
+                    r = _rprop_update(state, h, x, g, x_next, went_up, a, b, backtracks,
+                                      continues, undo_always, bounded, xtol_on, ftol_on,
+                                      bracket_on)
                 flags[c, 0], flags[c, 1], flags[c, 2], flags[c, 3], flags[c, 4] = r[:5]
                 steps[c] = r[5]
             finite, g_converged = flags[:, 0].all(), flags[:, 1].all()
             x_converged, moved = flags[:, 2].all(), flags[:, 3].any()
             bracketed, max_step = flags[:, 4].all(), steps.max()
         else:
-            r = update(state, h, x, g, x_next, in_place, went_up, 0, n)
+            if in_place:
+                r = _rprop_update_in_place(state, h, x, g, x, went_up, 0, n, backtracks,
+                                           continues, undo_always, bounded, xtol_on, ftol_on,
+                                           bracket_on)
+            else:
+                r = _rprop_update(state, h, x, g, x_next, went_up, 0, n, backtracks, continues,
+                                  undo_always, bounded, xtol_on, ftol_on, bracket_on)
             finite, g_converged, x_converged, moved, bracketed, max_step = r
         if not finite:
             return STOP_NONFINITE
