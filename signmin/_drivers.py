@@ -78,27 +78,48 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
             g = None
 
 
-@numba.njit(nogil=True)
-def run_compiled(evaluate, tell, fun, jac, args, state, lower, upper, three_point):
-    """Run the compiled loop; return ``(status, f)``, f of the last evaluation."""
-    # Only finite differences write a gradient into the buffer, and only they
-    # are given bounds of length n: for the other forms it is a placeholder
-    # (returned with a non-finite f, never read).
-    g_buffer = np.empty(lower.shape[0])
-    x_scale = state.scale
-    status = K.CONTINUE
-    f = np.nan
-    g = g_buffer
-    while True:
-        calls = 0
-        if status != K.REPEAT:
-            f, g, calls = evaluate(fun, jac, args, K.current_x_compiled(state), lower, upper,
-                                   x_scale, g_buffer, three_point)
-        # A gradient jac made for this call alone is the state's to keep.
-        status = tell(state, g, f, calls, K.handed_over(g))
-        if status >= 0:
-            return status, f
-        if status != K.REPEAT:
-            # The kernel keeps what it needs of g: let it go now, so that the
-            # next gradient does not meet it in memory (n floats at peak).
-            g = g_buffer
+_COMPILED_LOOPS = {}
+
+
+def compiled_loop(evaluate):
+    """The compiled loop for one compiled evaluator (see ``_objective.evaluator``):
+    ``loop(tell, fun, jac, args, state, lower, upper, three_point) -> (status, f)``.
+
+    One loop per evaluator, which it inlines: numba then prunes the reference
+    counts that a call of a passed-in evaluator takes on its arguments
+    (measured at n = 10: 147 -> 128 ns per step around a 64 ns fun + jac).
+    Not cached on disk: like the evaluator, it is specialised to the user's
+    functions.
+    """
+    loop = _COMPILED_LOOPS.get(evaluate)
+    if loop is None:
+        loop = _COMPILED_LOOPS[evaluate] = _make_compiled_loop(evaluate)
+    return loop
+
+
+def _make_compiled_loop(evaluate):
+    @numba.njit(nogil=True)
+    def loop(tell, fun, jac, args, state, lower, upper, three_point):
+        # Only finite differences write a gradient into the buffer, and only
+        # they are given bounds of length n: for the other forms it is a
+        # placeholder (returned with a non-finite f, never read).
+        g_buffer = np.empty(lower.shape[0])
+        x_scale = state.scale
+        status = K.CONTINUE
+        f = np.nan
+        g = g_buffer
+        while True:
+            calls = 0
+            if status != K.REPEAT:
+                f, g, calls = evaluate(fun, jac, args, K.current_x_compiled(state), lower,
+                                       upper, x_scale, g_buffer, three_point)
+            # A gradient jac made for this call alone is the state's to keep.
+            status = tell(state, g, f, calls, K.handed_over(g))
+            if status >= 0:
+                return status, f
+            if status != K.REPEAT:
+                # The kernel keeps what it needs of g: let it go now, so that the
+                # next gradient does not meet it in memory (n floats at peak).
+                g = g_buffer
+
+    return loop

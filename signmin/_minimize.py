@@ -16,7 +16,7 @@ from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
 
 from . import _kernel as K
 from ._bounds import as_bounds_arrays
-from ._drivers import run_compiled, run_python
+from ._drivers import compiled_loop, run_python
 from ._numerics import REL_STEP_2POINT
 from ._objective import (
     JAC_2POINT,
@@ -369,15 +369,15 @@ def minimize_rprop(
 
     status = None
     if compiled:
-        evaluate_compiled = evaluator(jac_mode, compiled=True)
+        loop = compiled_loop(evaluator(jac_mode, compiled=True))
         # jac is a placeholder unless callable: numba needs a function there.
         jac_arg = jac if jac_mode == JAC_CALLABLE else fun
         fd_lo = fd_lower if fd_lower is not None else _NO_BOUNDS
         fd_hi = fd_upper if fd_upper is not None else _NO_BOUNDS
 
         def drive_compiled(run, tell):
-            return run_compiled(evaluate_compiled, tell, fun, jac_arg, args, run.state,
-                                fd_lo, fd_hi, jac_mode == JAC_3POINT)
+            return loop(tell, fun, jac_arg, args, run.state, fd_lo, fd_hi,
+                        jac_mode == JAC_3POINT)
 
         try:
             status, f = run_phases(run, drive_compiled, evaluate, polish, lower, upper,

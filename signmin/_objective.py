@@ -213,13 +213,14 @@ def _python_evaluator(fun, jac, jac_mode, args, lower, upper, x_scale):
             JAC_WITH_FUN: evaluate_with_fun}.get(jac_mode, evaluate_fd)
 
 
-# The compiled evaluators share one signature, so that the compiled loop takes
-# any of them; each is compiled only for the form it handles. They are
+# The compiled evaluators share one signature, so that one source of the compiled
+# loop serves them all (each loop inlines its own); each is compiled only for the
+# form it handles. They are
 # specialised to the user's functions, whose numba types are keyed by object
 # identity: no on-disk cache could ever be hit again, so none is written
 # (cache=True here even fails when a user's dispatcher is collected).
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, inline="always")
 def _compiled_callable(fun, jac, args, x, lower, upper, x_scale, g_buffer, three_point):
     f = float(fun(x, *args))
     if not math.isfinite(f):
@@ -230,7 +231,7 @@ def _compiled_callable(fun, jac, args, x, lower, upper, x_scale, g_buffer, three
     return f, g, 1
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, inline="always")
 def _compiled_with_fun(fun, jac, args, x, lower, upper, x_scale, g_buffer, three_point):
     f, g = fun(x, *args)
     g = np.asarray(g, dtype=np.float64)
@@ -239,7 +240,7 @@ def _compiled_with_fun(fun, jac, args, x, lower, upper, x_scale, g_buffer, three
     return float(f), g, 1
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, inline="always")
 def _compiled_fd(fun, jac, args, x, lower, upper, x_scale, g_buffer, three_point):
     f = float(fun(x, *args))
     if not math.isfinite(f):
