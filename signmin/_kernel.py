@@ -115,17 +115,21 @@ _FIELDS = ["header", "x_a", "x_b", "g_best", "step", "sign", "dx_prev", "lower",
 structref.define_proxy(State, _StateType, _FIELDS)
 
 
+#: The rows a Run also holds as Python references: all but ``g_best``, which
+#: ``tell`` may replace (read it through the state).
+_PYTHON_FIELDS = [name for name in _FIELDS if name != "g_best"]
+
+
 class Run:
     """A run's :class:`State` (what ``tell`` takes), the Python references to
-    its arrays (for the accessors below, without a compiled call; all but
-    ``g_best``, which ``tell`` may replace) and ``spec``, the key of its
-    specialised ``tell`` (see :func:`tell_for`)."""
+    its arrays (for the accessors below, without a compiled call) and ``spec``,
+    the key of its specialised ``tell`` (see :func:`tell_for`)."""
 
-    __slots__ = ("state", "spec", *_FIELDS)
+    __slots__ = ("state", "spec", *_PYTHON_FIELDS)
 
     def __init__(self, spec, **fields):
         self.spec = spec
-        for name in _FIELDS:
+        for name in _PYTHON_FIELDS:
             setattr(self, name, fields[name])
         self.state = _new_state(*(fields[name] for name in _FIELDS))
 

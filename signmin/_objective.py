@@ -215,10 +215,10 @@ def _python_evaluator(fun, jac, jac_mode, args, lower, upper, x_scale):
 
 # The compiled evaluators share one signature, so that one source of the compiled
 # loop serves them all (each loop inlines its own); each is compiled only for the
-# form it handles. They are
-# specialised to the user's functions, whose numba types are keyed by object
-# identity: no on-disk cache could ever be hit again, so none is written
-# (cache=True here even fails when a user's dispatcher is collected).
+# form it handles. They are specialised to the user's functions, whose numba
+# types are keyed by object identity: no on-disk cache could ever be hit again,
+# so none is written (cache=True here even fails when a user's dispatcher is
+# collected).
 
 @numba.njit(nogil=True, inline="always")
 def _compiled_callable(fun, jac, args, x, lower, upper, x_scale, g_buffer, three_point):
