@@ -570,7 +570,8 @@ def traced_run(run):
 
 
 @pytest.mark.parametrize("jac_mode, n, callback", [
-    ("callable", 400, False), (True, 400, False), ("2-point", 5, False), ("callable", 400, True)])
+    ("callable", 2000, False), (True, 2000, False), ("2-point", 5, False),
+    ("callable", 2000, True)])
 def test_the_python_driver_allocates_nothing_that_grows_with_the_iterations(
         jac_mode, n, callback):
     centre = np.linspace(-1.0, 1.0, n)
@@ -597,14 +598,14 @@ def test_the_python_driver_allocates_nothing_that_grows_with_the_iterations(
     # CPython's own by chance.
     peak_short, kept_short = np.min([traced_run(run(1_000)) for _ in range(3)], axis=0)
     peak_long, kept_long = np.min([traced_run(run(10_000)) for _ in range(3)], axis=0)
-    # Criterion: ten times the iterations moves the peak by less than 1 KiB
-    # (a single extra float64 array of x's size would be 8 n = 3,200 bytes) and
-    # leaves nothing behind once the result is dropped. (CPython's own caches
-    # may keep a few hundred bytes after any call, depending on the tests run
-    # before: 360-590 bytes measured, hence n = 400 rather than a tighter bound.)
-    assert abs(peak_long - peak_short) < 1024, (peak_short, peak_long)
-    assert abs(kept_long - kept_short) < 1024, (kept_short, kept_long)
-    assert kept_long < 1024, kept_long
+    # Criterion: ten times the iterations moves the peak by less than 4 KiB
+    # (a single extra float64 array of x's size would be 8 n = 16,000 bytes) and
+    # leaves less than that behind once the result is dropped. (CPython's own
+    # caches may keep a few hundred bytes after any call, depending on the tests
+    # run before: 360-1,425 bytes measured, so a 1 KiB bound failed now and then.)
+    assert abs(peak_long - peak_short) < 4096, (peak_short, peak_long)
+    assert abs(kept_long - kept_short) < 4096, (kept_short, kept_long)
+    assert kept_long < 4096, kept_long
 
 
 #: The default variant keeps two iterates, the best gradient, the step sizes and the
