@@ -22,12 +22,13 @@ _NONFINITE = int(Status.NONFINITE)
 _ENTRY_POINTS = {}
 
 
-def _entry_point(tell, state, g):
+def _entry_point(tell, g):
     """``tell`` compiled for the Python loop's argument types, without numba's dispatch.
 
     Calling a compiled overload's entry point skips the type resolution a
     dispatcher call does on every call (about a third of the kernel's cost
-    for a small problem). g is typed as any-layout: a user's gradient may be
+    for a small problem). The state goes as its address (see
+    ``K.state_address``); g is typed as any-layout: a user's gradient may be
     a strided view.
     """
     key = (tell, g.ndim)
@@ -35,7 +36,7 @@ def _entry_point(tell, state, g):
     if entry is None:
         g_type = typeof(g).copy(layout="A")
         entry = _ENTRY_POINTS[key] = tell.compile(
-            (typeof(state), g_type, numba.float64, numba.float64, numba.boolean))
+            (numba.intp, g_type, numba.float64, numba.float64, numba.boolean))
     return entry
 
 
@@ -47,7 +48,12 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
     # Local names: this loop's own cost must stay far below one call of a
     # cheap objective.
     x_a, x_b, header, cur, nit = K.python_loop_view(run)
+    # (Held here, so that the address stays valid while the loop runs.)
     state = run.state
+    address = K.state_address(state)
+    # Item reads through a memoryview give Python floats, at less than half
+    # the cost of indexing the array.
+    header = memoryview(header)
     repeat = K.REPEAT
     status = K.CONTINUE
     fast_tell = None
@@ -57,11 +63,11 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
             x = (x_b if header[cur] else x_a).copy()
             f, g, calls = evaluate(x)
             if fast_tell is None:
-                fast_tell = _entry_point(tell, state, g)
+                fast_tell = _entry_point(tell, g)
         else:
             calls = 0
         # (The user's g is never handed over: Python may hold it anywhere.)
-        status = fast_tell(state, g, f, calls, False)
+        status = fast_tell(address, g, f, calls, False)
         if callback is not None and header[nit] > 1.0 and status != _NONFINITE:
             try:
                 if new_style_callback:

@@ -609,7 +609,7 @@ def _initial_step(initial_step, n):
                          f"{step.shape}")
     if not (np.all(step > 0) and np.all(np.isfinite(step))):
         raise ValueError("initial_step must be positive and finite")
-    return np.broadcast_to(step, (n,))
+    return np.array(np.broadcast_to(step, (n,)))  # the state takes it over
 
 
 _DEFAULTS = {name: p.default for name, p in inspect.signature(minimize_rprop).parameters.items()}

@@ -713,3 +713,44 @@ def test_concurrent_runs_in_threads_on_both_drivers_give_the_sequential_results(
     for got, want in zip(results, expected, strict=True):
         for key in ("x", "fun", "jac", "nit", "nfev", "njev", "status", "step_size"):
             assert np.array_equal(got[key], want[key]), key
+
+
+# --- 8. the state's address ------------------------------------------------------------
+
+def test_every_state_has_the_one_type_the_python_loop_reads_at_its_address():
+    # The Python loop hands tell the state's address, and tell reads it as
+    # STATE_TYPE: rows given strided or of another dtype must arrive as that.
+    n = 6
+    wide = np.arange(2.0 * n)
+    run = _kernel.new_state(
+        x0=np.zeros(n), lower=wide[::2] - 10.0, upper=(wide[::2] + 10.0).astype(np.float32),
+        scale=wide[1::2], step0=np.full(n, 0.1), variant=_kernel.RPROP_PLUS, eta_minus=0.5,
+        eta_plus=1.2, step_min=1e-6, step_max=50.0, xtol=1e-8, ftol=0.0, gtol=0.0,
+        maxiter=10, maxfev=np.inf, eval_cost=1, stall_window=np.inf, jac_calls=1,
+        jac_calls_nonfinite=0, until_bracketed=True, accelerate=True)
+    assert numba.typeof(run.state) == _kernel.STATE_TYPE
+    assert _kernel.state_address(run.state) == _kernel.state_address(run.state) != 0
+
+
+def test_the_python_loop_steps_as_the_compiled_tell_does_on_the_state_itself():
+    # The same tell called with the state and with its address: same steps.
+    def run(by_address):
+        x0 = np.array([-1.2, 1.0, -0.5])
+        r = _kernel.new_state(
+            x0=x0, lower=None, upper=None, scale=np.ones(3), step0=np.full(3, 0.1),
+            variant=_kernel.IRPROP_MINUS, eta_minus=0.5, eta_plus=1.2, step_min=1e-6,
+            step_max=50.0, xtol=0.0, ftol=0.0, gtol=0.0, maxiter=50, maxfev=np.inf,
+            eval_cost=1, stall_window=np.inf, jac_calls=1, jac_calls_nonfinite=0)
+        tell = _kernel.tell_for(r.spec)
+        handle = _kernel.state_address(r.state) if by_address else r.state
+        path = []
+        while True:
+            x = _kernel.current_x(r).copy()
+            path.append(x)
+            if tell(handle, 2.0 * (x - 0.25) ** 3 + 0.1 * x, float(np.sum(x ** 2)), 1,
+                    False) >= 0:
+                return np.array(path), _kernel.counts(r)
+
+    (a, counts_a), (b, counts_b) = run(True), run(False)
+    assert counts_a == counts_b and counts_a[0] == 50
+    np.testing.assert_array_equal(a, b)

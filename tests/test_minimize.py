@@ -457,6 +457,16 @@ def test_x0_is_never_mutated_and_functions_get_private_copies():
     assert min(rosen(x) for x in kept) == res.fun
 
 
+def test_an_initial_step_array_is_not_mutated_when_clipped_into_the_step_sizes():
+    given = np.array([1e-9, 0.5, 100.0])
+    res = minimize_rprop(lambda x: float(np.sum(x**2)), np.full(3, 100.0),
+                         jac=lambda x: 2 * x, initial_step=given, step_sizes=(1e-6, 50.0),
+                         maxiter=1)
+    np.testing.assert_array_equal(given, [1e-9, 0.5, 100.0])
+    # The first step moved each variable by its clipped initial step.
+    np.testing.assert_array_equal(res.x, 100.0 - np.array([1e-6, 0.5, 50.0]))
+
+
 def test_integer_and_float32_inputs_are_computed_in_float64():
     res = minimize_rprop(lambda x: float(np.sum(x**2)), np.array([3, -2]), jac=lambda x: 2 * x)
     assert res.x.dtype == np.float64 and res.success
