@@ -27,7 +27,7 @@ as its use allows: the previous sign is int8, the per-coordinate scale (used
 only by tolerances and floors) float32, and the rows a run does not need (the
 bounds of an unbounded run, ``dx_prev`` of a variant that never backtracks)
 have length 0. ``tell`` is generated per (variant, bounded, which rules are
-on) from one source (:func:`_make_tell`): the choices are compile-time
+on, gtol among them) from one source (:func:`_make_tell`): the choices are compile-time
 constants, so the loop of the common case has no branch they decide.
 Only this module knows the layout; the rest of the package uses the
 accessors at the end.
@@ -184,7 +184,8 @@ def new_state(*, x0, lower, upper, scale, step0, variant, eta_minus, eta_plus, s
     _clip_into(step, step, step_min, step_max)
     bounded = lower is not None
     parallel = n >= PARALLEL_THRESHOLD and numba.config.NUMBA_NUM_THREADS > 1
-    return Run((variant, bounded, xtol > 0.0, ftol > 0.0, until_bracketed, accelerate, parallel),
+    return Run((variant, bounded, xtol > 0.0, ftol > 0.0, until_bracketed, accelerate, parallel,
+                gtol > 0.0),
                header=header, x_a=x_a, x_b=np.empty(n), g_best=empty, step=step,
                sign=np.zeros(n, dtype=np.int8),
                dx_prev=np.zeros(n) if variant in BACKTRACKING else empty,
@@ -361,14 +362,22 @@ def _borrowed(typingctx, arr):
 
 
 @register_jitable(inline="always")
+def _blocked(xi, gi, lo, hi):
+    # The box blocks the descent here: the projected gradient is zero.
+    return (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
+
+
+@register_jitable(inline="always")
 def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, continues,
-                  undo_always, bounded, xtol_on, ftol_on, bracket_on):
+                  undo_always, bounded, xtol_on, ftol_on, bracket_on, gtol_on, check_finite):
     """The Rprop update of coordinates ``start:stop`` from ``x`` with gradient
     ``g``, the proposal written into ``x_next``; returns what the rules need.
 
     The flags after ``stop`` are the compile-time constants of the calling
     ``tell``: inlined into it (a module-level function, so that the ``tell``
-    made for each combination can be cached on disk), they fold away.
+    made for each combination can be cached on disk), they fold away. Without
+    ``gtol_on`` the gradient's test is left to :func:`_gradient_is_zero`;
+    without ``check_finite`` (g known finite) so is the finiteness.
     """
     step, sign = _borrowed(state.step), _borrowed(state.sign)
     dx_prev, scale = _borrowed(state.dx_prev), _borrowed(state.scale)
@@ -389,7 +398,8 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
     for i in range(start, stop):
         gi = g[i]
         xi = x[i]
-        finite &= math.isfinite(gi)
+        if check_finite:
+            finite &= math.isfinite(gi)
         s = _sign(gi)
         flip = s * sign[i]
         di = step[i]
@@ -397,9 +407,8 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
         lo = hi = 0.0  # (defined on every path: numba's inliner needs it)
         if bounded:
             lo, hi = lower[i], upper[i]
-            # The box blocks the descent here: the projected gradient is
-            # zero, and the step must not grow while x stays put.
-            blocked = (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
+            # (And the step must not grow while x stays put.)
+            blocked = _blocked(xi, gi, lo, hi)
             flip = 0 if blocked else flip
             gi = 0.0 if blocked else gi
         grown = min(di * eta_plus, step_max)
@@ -424,7 +433,8 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
         if backtracks:
             dx_prev[i] = x_new - xi
         moved |= x_new != xi
-        g_converged &= abs(gi) <= gtol
+        if gtol_on:
+            g_converged &= abs(gi) <= gtol
         if xtol_on:
             # A coordinate with no information (a zero or blocked partial
             # derivative) has nothing to converge to: it does not count.
@@ -449,9 +459,10 @@ _rprop_update_in_place = register_jitable(inline="always")(types_.FunctionType(
     _rprop_update.__code__, _rprop_update.__globals__, "_rprop_update_in_place"))
 
 
-def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel):
+def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel, gtol_on):
     """``tell`` for one variant, with or without bounds, xtol, ftol, the
-    bracket rule (stop once every sign has changed) and pattern moves.
+    bracket rule (stop once every sign has changed), pattern moves and a
+    gtol above 0.
 
     The arguments are compile-time constants of the function made here: each
     combination compiles to its own loop, and a branch they decide is not in
@@ -543,27 +554,34 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
                 if in_place:
                     r = _rprop_update_in_place(state, h, x, g, x, went_up, a, b, backtracks,
                                                continues, undo_always, bounded, xtol_on,
-                                               ftol_on, bracket_on)
+                                               ftol_on, bracket_on, gtol_on, True)
                 else:
                     r = _rprop_update(state, h, x, g, x_next, went_up, a, b, backtracks,
                                       continues, undo_always, bounded, xtol_on, ftol_on,
-                                      bracket_on)
+                                      bracket_on, gtol_on, False)
                 flags[c, 0], flags[c, 1], flags[c, 2], flags[c, 3], flags[c, 4] = r[:5]
                 steps[c] = r[5]
             finite, g_converged = flags[:, 0].all(), flags[:, 1].all()
             x_converged, moved = flags[:, 2].all(), flags[:, 3].any()
             bracketed, max_step = flags[:, 4].all(), steps.max()
         else:
+            # (The proposal goes to the other buffer only from a best point,
+            # whose gradient is known finite: that loop need not check it.)
             if in_place:
                 r = _rprop_update_in_place(state, h, x, g, x, went_up, 0, n, backtracks,
                                            continues, undo_always, bounded, xtol_on, ftol_on,
-                                           bracket_on)
+                                           bracket_on, gtol_on, True)
             else:
                 r = _rprop_update(state, h, x, g, x_next, went_up, 0, n, backtracks, continues,
-                                  undo_always, bounded, xtol_on, ftol_on, bracket_on)
+                                  undo_always, bounded, xtol_on, ftol_on, bracket_on, gtol_on,
+                                  False)
             finite, g_converged, x_converged, moved, bracketed, max_step = r
         if not finite:
             return STOP_NONFINITE
+        if not gtol_on:
+            # gtol 0: a gradient that is zero (projected) moves nothing, so
+            # only a step that moved nothing needs the test.
+            g_converged = not moved and _gradient_is_zero(state, x, g, bounded)
         ftol_met = False
         if ftol_on:
             ftol_met = _ftol_window(h, f, max_step)
@@ -584,6 +602,16 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
         return _budget_status(h)
 
     return tell
+
+
+@numba.njit(cache=True)
+def _gradient_is_zero(state, x, g, bounded):
+    lower, upper = state.lower, state.upper
+    for i in range(x.shape[0]):
+        gi = g[i]
+        if gi != 0.0 and not (bounded and _blocked(x[i], gi, lower[i], upper[i])):
+            return False
+    return True
 
 
 @numba.njit(cache=True)

@@ -3,6 +3,7 @@ noise floors and stalls stop it, long before maxiter."""
 
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given
@@ -161,3 +162,36 @@ def test_random_smooth_problems_with_exact_zero_partials_end_by_their_own_rule(
     live = ~dead
     if live.any():
         np.testing.assert_allclose(res.x[live], c[live], atol=1e-6)
+
+
+@numba.njit
+def _bowl(x):
+    return np.sum((x - 1.0) ** 2)
+
+
+@numba.njit
+def _bowl_grad(x):
+    return 2.0 * (x - 1.0)
+
+
+# With gtol = 0 (the default) the kernel tests the gradient only after a step that
+# moved nothing (a zero projected gradient moves nothing): both kinds of zero must
+# still stop the run with status 0, in either loop.
+@pytest.mark.parametrize("driver", ["python", "compiled"])
+@pytest.mark.parametrize("variant", ["irprop-", "rprop+"])
+def test_a_zero_gradient_stops_the_run_at_once_with_gtol_zero(driver, variant):
+    res = minimize_rprop(_bowl, np.ones(3), jac=_bowl_grad, driver=driver, variant=variant,
+                         stall_window=0, polish=False, maxiter=1000)
+    assert res.status == Status.GTOL and res.nit == 0 and res.nfev == 1
+
+
+@pytest.mark.parametrize("driver", ["python", "compiled"])
+@pytest.mark.parametrize("variant", ["irprop-", "rprop+"])
+def test_a_gradient_the_box_blocks_everywhere_stops_the_run_with_gtol_zero(driver, variant):
+    # The minimum (1, 1, 1) lies outside the box: at its corner (0, 0, 0)
+    # every partial derivative points out of it.
+    res = minimize_rprop(_bowl, np.full(3, -0.5), jac=_bowl_grad, bounds=[(-1.0, 0.0)] * 3,
+                         driver=driver, variant=variant, stall_window=0, polish=False,
+                         maxiter=1000)
+    assert res.status == Status.GTOL and res.nit < 100, (res.status, res.nit)
+    np.testing.assert_array_equal(res.x, np.zeros(3))
