@@ -47,7 +47,7 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
 
     # Local names: this loop's own cost must stay far below one call of a
     # cheap objective.
-    x_a, x_b, header, cur, nit = K.python_loop_view(run)
+    rows, header, cur, nit = K.python_loop_view(run)
     # (Held here, so that the address stays valid while the loop runs.)
     state = run.state
     address = K.state_address(state)
@@ -60,7 +60,7 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
     while True:
         if status != repeat:
             # One copy per iteration: the user's functions may keep their argument.
-            x = (x_b if header[cur] else x_a).copy()
+            x = rows[int(header[cur])].copy()
             f, g, calls = evaluate(x)
             if fast_tell is None:
                 fast_tell = _entry_point(tell, g)

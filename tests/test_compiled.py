@@ -232,10 +232,10 @@ def test_compiled_loop_holds_one_gradient_at_a_time():
     res = minimize_rprop(_quadratic, x0, jac=_quadratic_der, **options)
     peak = (_rss_kib("VmHWM") - base) * 1024 / x0.nbytes
     assert res.nit == 5
-    # The run's own rows (x twice, g_best, the steps: 4; the signs: 1/8; the
-    # float32 scale: 1/2) and one gradient: 5.6 x. A loop that kept the last
-    # gradient while making the next one would reach 6.6 x.
-    assert peak < 6.2, f"peak {peak:.2f} x the size of x"
+    # The run's own rows (x three times, see _kernel.has_spare_row; g_best, the
+    # steps: 5; the signs: 1/8; the float32 scale: 1/2) and one gradient: 6.6 x.
+    # A loop that kept the last gradient while making the next one would reach 7.6 x.
+    assert peak < 7.2, f"peak {peak:.2f} x the size of x"
 
 
 # --- the best point's gradient: kept as jac made it, copied when jac keeps it --------------
