@@ -47,6 +47,7 @@ import numpy as np
 from numba import types
 
 from . import _kernel as K
+from ._cache import lock_all, locked
 from ._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
 from ._status import Status
 
@@ -1018,11 +1019,11 @@ def fit_all(state_type):
         # error_model='numpy': a division by zero gives inf or nan, never an exception,
         # which could not leave a prange task through a function pointer.
         options = dict(nogil=True, cache=True, error_model="numpy")
-        jacobian = numba.njit(JACOBIAN_FN.signature, **options)(_jacobian)
+        jacobian = _compiled(JACOBIAN_FN.signature, _jacobian, options)
         row_args = _row_arguments(state_type)
-        fit_row = numba.njit(types.none(types.int64, *row_args), **options)(_fit_row)
+        fit_row = _compiled(types.none(types.int64, *row_args), _fit_row, options)
         row_fn = types.FunctionType(fit_row.nopython_signatures[0])
-        fit = numba.njit(types.none(row_fn, *row_args), parallel=True, **options)(_fit_all)
+        fit = _compiled(types.none(row_fn, *row_args), _fit_all, dict(options, parallel=True))
         pieces = _DRIVERS[state_type] = (fit, fit_row, jacobian)
     fit, fit_row, jacobian = pieces
 
@@ -1033,3 +1034,16 @@ def fit_all(state_type):
             *args)
 
     return run
+
+
+def _compiled(signature, function, options):
+    # numba.njit(signature, ...), locked before it compiles and saves to the disk
+    # cache (see _cache.locked): compiled for that signature alone, as numba's
+    # decorator does (a call with other types must not compile another).
+    dispatcher = locked(numba.njit(**options)(function))
+    dispatcher.compile(signature)
+    dispatcher.disable_compile()
+    return dispatcher
+
+
+lock_all(globals())

@@ -45,6 +45,7 @@ from numba.core import cgutils, types
 from numba.experimental import structref
 from numba.extending import intrinsic, overload, register_jitable
 
+from ._cache import lock_all, locked
 from ._numerics import EPS
 from ._status import FTOL_WINDOW, Status
 
@@ -315,7 +316,9 @@ def _as_state(state):
     """``state``, or the state at the address ``state`` (in compiled code)."""
 
 
-@overload(_as_state, jit_options={"cache": True})
+# (Overloads not cached on their own: their dispatchers are numba's, out of
+# reach of _cache.locked; every caller's cache holds their code.)
+@overload(_as_state)
 def _as_state_impl(state):
     if isinstance(state, types.Integer):
         return lambda state: _state_at(state)
@@ -328,7 +331,7 @@ def _keep_gradient(state, g, handed_over):
     else a copy."""
 
 
-@overload(_keep_gradient, jit_options={"cache": True})
+@overload(_keep_gradient)
 def _keep_gradient_impl(state, g, handed_over):
     # A gradient the caller hands over whole (the compiled driver's, from a
     # jac that returns a new array) is kept as it is: no copy, no second row
@@ -782,7 +785,7 @@ def tell_for(spec):
     """The ``tell`` specialised for ``spec`` (from :func:`new_state`), made once."""
     tell = _TELLS.get(spec)
     if tell is None:
-        tell = _TELLS[spec] = _make_tell(*spec)
+        tell = _TELLS[spec] = locked(_make_tell(*spec))
     return tell
 
 
@@ -924,3 +927,6 @@ def best_x_compiled(state):
 def best_f_compiled(state):
     """The best f told (inf before the first finite one)."""
     return state.header[_F_BEST]
+
+
+lock_all(globals())

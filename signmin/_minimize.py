@@ -16,6 +16,7 @@ from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
 
 from . import _kernel as K
 from ._bounds import as_bounds_arrays
+from ._cache import lock_all
 from ._drivers import compiled_loop, run_python
 from ._numerics import REL_STEP_2POINT
 from ._objective import (
@@ -613,3 +614,6 @@ def _initial_step(initial_step, n):
 
 
 _DEFAULTS = {name: p.default for name, p in inspect.signature(minimize_rprop).parameters.items()}
+
+
+lock_all(globals())
