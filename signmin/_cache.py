@@ -38,15 +38,15 @@ class _LockedIndexDataCacheFile(IndexDataCacheFile):
         with _lock(self._index_path + ".lock"):
             overloads = self._load_index()
             name = overloads.get(key)
-            if name is not None:
-                self._save_data(name, data)
-                return
-            used = set(overloads.values())
-            name = next(name for name in map(self._data_name, itertools.count(1))
-                        if name not in used)
+            new = name is None
+            if new:
+                used = set(overloads.values())
+                name = next(name for name in map(self._data_name, itertools.count(1))
+                            if name not in used)
             self._save_data(name, data)
-            overloads[key] = name
-            self._save_index(overloads)
+            if new:
+                overloads[key] = name
+                self._save_index(overloads)
 
 
 @contextlib.contextmanager
