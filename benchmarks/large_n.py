@@ -245,6 +245,95 @@ def measure(n, iters, reps, peers):
     return res, own, ratios, peer_steps
 
 
+@numba.njit(cache=True)
+def _new_row_compiled(n):
+    # A row allocated in compiled code (numba's allocator, as a user's jac
+    # allocates its gradient), written once.
+    row = np.empty(n)
+    for i in range(n):
+        row[i] = 1.0
+    return row[n - 1]
+
+
+def update_alone(x0):
+    """One call of the kernel's ``tell`` per call, the gradient given (handed
+    over, as the compiled driver hands over a jac's new array) and f falling,
+    so that every step is a new best point and the x rows take turns, as in
+    the runs timed here."""
+    n = x0.size
+    run = _kernel.new_state(
+        x0=x0.copy(), lower=None, upper=None, scale=np.ones(n, dtype=np.float32),
+        step0=np.full(n, 0.1), variant=_kernel.IRPROP_MINUS, eta_minus=0.5, eta_plus=1.2,
+        step_min=1e-6, step_max=50.0, xtol=0.0, ftol=0.0, gtol=0.0, maxiter=np.inf,
+        maxfev=np.inf, eval_cost=1, stall_window=np.inf, jac_calls=1, jac_calls_nonfinite=0)
+    tell = _kernel.tell_for(run.spec)
+    g = quad_jac(x0)
+    f = [0.0]
+
+    def step():
+        f[0] -= 1.0
+        tell(run.state, g, f[0], 1.0, True)
+    return step
+
+
+def cost_parts(n, iters, reps):
+    """Where the own cost per iteration goes at n: the run's setup, the step
+    after it, and the first touch of a new row of n floats, in passes.
+
+    own cost per iteration = marginal step + setup / iterations, where setup is
+    a run of ``maxiter=0`` (the start, one evaluation and its update) less one
+    bare fun + jac, and the marginal step is (run of ``iters`` - run of
+    ``iters / 2``) less the same for the bare calls, per step.
+    """
+    x0 = x_start(n)
+    x_bare = x0.copy()
+    half = iters // 2
+    pieces = {}
+    for k in (0, half, iters):
+        pieces[("run", k)] = signmin_run(x0, k)
+        pieces[("bare", k)] = lambda k=k: bare_calls(x_bare, k + 1)
+    pieces["pass"] = reference_pass(n, 1)
+    pieces["new row, numpy"] = lambda: np.empty(n).fill(1.0)
+    pieces["new row, compiled"] = lambda: _new_row_compiled(n)
+    names = list(pieces)
+    times = {name: [] for name in names}
+    # The update alone first, next to the pass only: long-lived rows are slowed
+    # (measured: 1.0 -> 9 passes) once other allocations of this size have run,
+    # on a machine that compacts memory for huge pages on allocation.
+    update, one_pass = update_alone(x0), pieces["pass"]
+    for _ in range(3):
+        # (The x rows take turns: each is new until written once.)
+        update()
+        one_pass()
+    alone = np.array([C.timed(update) / C.timed(one_pass) for _ in range(reps)])
+    for name in names:
+        pieces[name]()
+    for rep in range(reps):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(C.timed(pieces[name]))
+    # Per repetition, from the timings of that repetition.
+    t = {name: np.array(v) for name, v in times.items()}
+    one = t["pass"]
+    setup = (t[("run", 0)] - t[("bare", 0)]) / one
+    marginal = ((t[("run", iters)] - t[("run", half)])
+                - (t[("bare", iters)] - t[("bare", half)])) / (iters - half) / one
+    rows = [["setup: a run of maxiter=0 (start, one evaluation, its update) - one fun + jac",
+             C.spread(setup)],
+            [f"setup / {iters} iterations", C.spread(setup / iters)],
+            [f"one step, marginal (iterations {half} -> {iters})", C.spread(marginal)],
+            ["sum: own cost per iteration", C.spread(marginal + setup / iters)],
+            ["the update alone: the kernel's tell, gradient given, each step a new best",
+             C.spread(alone)],
+            ["first touch of a new row of n floats, numpy (np.empty + fill)",
+             C.spread(t["new row, numpy"] / one)],
+            ["first touch of a new row of n floats, compiled (numba's allocator)",
+             C.spread(t["new row, compiled"] / one)]]
+    C.table(["part", "iRprop- passes: median [min, max]"], rows,
+            title=f"Where the own cost goes at n = {n:.0e} ({reps} repetitions, "
+                  f"one pass {np.median(one) * 1e3:.1f} ms)")
+
+
 def child_timing(n, parallel):
     """In a fresh process (NUMBA_NUM_THREADS set by the parent): own cost / pass,
     with the update's parallel loop if ``parallel``, whatever the threshold."""
@@ -335,6 +424,7 @@ def main():
     # The quick mode checks the mechanism on signmin alone: each child process
     # pays the imports again.
     peak_memory(names[1:2] if args.quick else names, sizes)
+    cost_parts(sizes[-1], iters_for(sizes[-1]), reps)
     if not args.quick:
         thread_scaling([n for n in sizes if n >= 1_000_000])
     if args.plot:
