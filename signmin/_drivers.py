@@ -54,16 +54,17 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
     # Item reads through a memoryview give Python floats, at less than half
     # the cost of indexing the array.
     header = memoryview(header)
+    # (Keyed by the header's row numbers as it stores them: no int() a step.)
+    row_at = {float(k): row for k, row in enumerate(rows)}
     repeat = K.REPEAT
     status = K.CONTINUE
-    fast_tell = None
+    # Every evaluator's gradient is a 1-D float64 array, as the rows are.
+    fast_tell = _entry_point(tell, rows[0])
     while True:
         if status != repeat:
             # One copy per iteration: the user's functions may keep their argument.
-            x = rows[int(header[cur])].copy()
+            x = row_at[header[cur]].copy()
             f, g, calls = evaluate(x)
-            if fast_tell is None:
-                fast_tell = _entry_point(tell, g)
         else:
             calls = 0
         # (The user's g is never handed over: Python may hold it anywhere.)

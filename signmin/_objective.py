@@ -169,20 +169,25 @@ def _python_evaluator(fun, jac, jac_mode, args, lower, upper, x_scale):
     """
     shape = x_scale.shape
     isfinite, ndarray, float64 = math.isfinite, np.ndarray, _FLOAT64
+    # Without args, the user's functions are called as they are: a call with
+    # ``*args`` builds a tuple each time (measured next to rosen at n = 10:
+    # 0.5-0.7 us of the loop's 2.8 us a step).
+    fun_x = _bind(fun, args)
+    jac_x = _bind(jac, args) if jac_mode == JAC_CALLABLE else None
 
     def evaluate_callable(x):
-        f = fun(x, *args)
+        f = fun_x(x)
         if not isinstance(f, float):
             f = _as_scalar(f)
         if not isfinite(f):
             return f, _NO_GRADIENT, 1
-        g = jac(x, *args)
+        g = jac_x(x)
         if type(g) is ndarray and g.dtype is float64 and g.shape == shape:
             return f, g, 1
         return f, _gradient(g, shape), 1
 
     def evaluate_with_fun(x):
-        out = fun(x, *args)
+        out = fun_x(x)
         try:
             f, g = out
         except (TypeError, ValueError):
@@ -211,6 +216,13 @@ def _python_evaluator(fun, jac, jac_mode, args, lower, upper, x_scale):
 
     return {JAC_CALLABLE: evaluate_callable,
             JAC_WITH_FUN: evaluate_with_fun}.get(jac_mode, evaluate_fd)
+
+
+def _bind(fn, args):
+    """``fn`` as a function of x alone."""
+    if not args:
+        return fn
+    return lambda x: fn(x, *args)
 
 
 # The compiled evaluators share one signature, so that one source of the compiled
