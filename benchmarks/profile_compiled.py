@@ -127,6 +127,60 @@ def hot_loop(code_file, samples):
     return best[1:] if best else (0.0, 0, False)
 
 
+def record(n_evals, seconds, out_dir):
+    """Run the child under ``perf record``: ``(its ns per evaluation, perf script's
+    output)``, or ``(None, why not)``."""
+    data = Path(out_dir, "perf.data")
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(n_evals), str(seconds),
+                             out_dir], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=C.ROOT)
+    try:
+        if proc.stdout.readline().strip() != READY:
+            return None, "the profiled process did not start"
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", "4000", "-p", str(proc.pid),
+                                 "-o", str(data)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # (perf takes a moment to attach)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        per_eval = proc.stdout.readline().strip()
+        proc.wait()
+        err = perf.communicate(timeout=60)[1]
+        if not data.exists():
+            return None, f"perf record failed ({err.strip()[:200]})"
+        return per_eval, subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym"],
+                                        capture_output=True, text=True).stdout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        Path(f"/tmp/perf-{proc.pid}.map").unlink(missing_ok=True)
+
+
+def report(per_eval, script, out_dir):
+    """The tables: each function's share of the samples, and tell's hot loop."""
+    by_name, tell_ips = Counter(), Counter()
+    for line in script.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) != 2:
+            continue
+        by_name[short_name(parts[1])] += 1
+        if short_name(parts[1]).startswith("tell"):
+            tell_ips[int(parts[0], 16)] += 1
+    total = max(sum(by_name.values()), 1)
+    C.table(["function", "share of the samples"],
+            [[k, f"{v / total:.1%}"] for k, v in by_name.most_common()],
+            title=f"Compiled driver, Rosenbrock n=10 ({per_eval}; {total} samples)")
+    codes = list(Path(out_dir).glob("tell_*.bin"))
+    if codes and tell_ips:
+        share, length, vector = hot_loop(codes[0], tell_ips)
+        C.say(f"HEADLINE: tell takes {by_name['tell (the kernel)'] / total:.0%} of the run's "
+              f"samples (fun and jac {(by_name['fun'] + by_name['jac']) / total:.0%}); its hot "
+              f"loop, {length} {'vector' if vector else 'scalar'} instructions (the update of "
+              f"the 10 coordinates, in place), {share:.0%} of tell's")
+    else:
+        C.say("HEADLINE: no samples fell in tell (the run was too short to profile)")
+
+
 def main():
     def extra(p):
         p.add_argument("--child", nargs=3, metavar=("EVALS", "SECONDS", "DIR"),
@@ -141,47 +195,14 @@ def main():
         return
     n_evals, seconds = (100_000, 1.0) if args.quick else (1_000_000, 5.0)
     out_dir = tempfile.mkdtemp(prefix="signmin-profile-")
-    data = Path(out_dir, "perf.data")
-    proc = subprocess.Popen([sys.executable, __file__, "--child", str(n_evals), str(seconds),
-                             out_dir], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, cwd=C.ROOT)
-    assert proc.stdout.readline().strip() == READY
-    perf = subprocess.Popen(["perf", "record", "-q", "-F", "4000", "-p", str(proc.pid), "-o",
-                             str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    time.sleep(1.0)  # (perf takes a moment to attach)
-    proc.stdin.write("go\n")
-    proc.stdin.flush()
-    per_eval = proc.stdout.readline().strip()
-    proc.wait()
-    err = perf.communicate(timeout=60)[1]
-    rec = subprocess.CompletedProcess(perf.args, 0 if data.exists() else 1, "", err)
-    if rec.returncode != 0 or not data.exists():
-        C.say(f"HEADLINE: no profile: perf record failed ({rec.stderr.strip()[:200]})")
-        return
-    script = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym"],
-                            capture_output=True, text=True).stdout
-    by_name, tell_ips = Counter(), Counter()
-    for line in script.splitlines():
-        parts = line.split(None, 1)
-        if len(parts) != 2:
-            continue
-        by_name[short_name(parts[1])] += 1
-        if short_name(parts[1]).startswith("tell"):
-            tell_ips[int(parts[0], 16)] += 1
-    total = sum(by_name.values())
-    C.table(["function", "share of the samples"],
-            [[k, f"{v / total:.1%}"] for k, v in by_name.most_common()],
-            title=f"Compiled driver, Rosenbrock n=10 ({per_eval}; {total} samples)")
-    codes = list(Path(out_dir).glob("tell_*.bin"))
-    if codes and tell_ips:
-        share, length, vector = hot_loop(codes[0], tell_ips)
-        C.say(f"HEADLINE: tell takes {by_name['tell (the kernel)'] / total:.0%} of the run's "
-              f"samples (fun and jac {(by_name['fun'] + by_name['jac']) / total:.0%}); its hot "
-              f"loop, {length} {'vector' if vector else 'scalar'} instructions (the update of "
-              f"the 10 coordinates, in place), {share:.0%} of tell's")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    Path(f"/tmp/perf-{proc.pid}.map").unlink(missing_ok=True)
+    try:
+        per_eval, script = record(n_evals, seconds, out_dir)
+        if per_eval is None:
+            C.say(f"HEADLINE: no profile: {script}")
+            return
+        report(per_eval, script, out_dir)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
     C.write_section("profile_compiled", "Compiled driver: a perf profile (profile_compiled.py)",
                     __doc__, args)
 
