@@ -9,9 +9,10 @@ copy of the kernel's ``tell`` code, which ``objdump`` disassembles here.
 
 Reported: each function's share of the samples of the run (the driver's loop,
 ``tell``, fun, jac, numba's reference counts, the allocator), and inside
-``tell`` the hottest loop (the samples between a backward jump and its
-target): its share of ``tell``, its length in instructions and whether it uses
-vector registers.
+``tell`` its hot loop (of the spans between a backward jump and its target
+that hold a quarter of ``tell``'s samples, the one with the most samples per
+instruction): its share of ``tell``, its length in instructions and whether it
+uses vector registers.
 """
 
 from __future__ import annotations
