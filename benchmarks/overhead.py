@@ -169,17 +169,15 @@ def breakdown(n, iters, reps):
     inside = [0.0]
     clock = time.perf_counter
 
-    def timed_rosen(x):
-        t = clock()
-        f = rosen(x)
-        inside[0] += clock() - t
-        return f
+    def timed_inside(fn):
+        def call(x):
+            t = clock()
+            out = fn(x)
+            inside[0] += clock() - t
+            return out
+        return call
 
-    def timed_rosen_der(x):
-        t = clock()
-        g = rosen_der(x)
-        inside[0] += clock() - t
-        return g
+    timed_rosen, timed_rosen_der = timed_inside(rosen), timed_inside(rosen_der)
 
     spent = [0.0]
 

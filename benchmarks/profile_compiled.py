@@ -164,8 +164,9 @@ def report(per_eval, script, out_dir):
         parts = line.split(None, 1)
         if len(parts) != 2:
             continue
-        by_name[short_name(parts[1])] += 1
-        if short_name(parts[1]).startswith("tell"):
+        name = short_name(parts[1])
+        by_name[name] += 1
+        if name.startswith("tell"):
             tell_ips[int(parts[0], 16)] += 1
     total = max(sum(by_name.values()), 1)
     C.table(["function", "share of the samples"],

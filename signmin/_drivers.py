@@ -10,7 +10,6 @@ the same point twice.
 
 import numba
 import numpy as np
-from numba import typeof
 
 from . import _kernel as K
 from ._status import Status
@@ -22,21 +21,23 @@ _NONFINITE = int(Status.NONFINITE)
 _ENTRY_POINTS = {}
 
 
-def _entry_point(tell, g):
+#: The gradient's type in the Python loop: every evaluator hands over a 1-D
+#: float64 array, of any layout (a user's gradient may be a strided view).
+_GRADIENT = numba.float64[:]
+
+
+def _entry_point(tell):
     """``tell`` compiled for the Python loop's argument types, without numba's dispatch.
 
     Calling a compiled overload's entry point skips the type resolution a
     dispatcher call does on every call (about a third of the kernel's cost
     for a small problem). The state goes as its address (see
-    ``K.state_address``); g is typed as any-layout: a user's gradient may be
-    a strided view.
+    ``K.state_address``).
     """
-    key = (tell, g.ndim)
-    entry = _ENTRY_POINTS.get(key)
+    entry = _ENTRY_POINTS.get(tell)
     if entry is None:
-        g_type = typeof(g).copy(layout="A")
-        entry = _ENTRY_POINTS[key] = tell.compile(
-            (numba.intp, g_type, numba.float64, numba.float64, numba.boolean))
+        entry = _ENTRY_POINTS[tell] = tell.compile(
+            (numba.intp, _GRADIENT, numba.float64, numba.float64, numba.boolean))
     return entry
 
 
@@ -47,19 +48,16 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
 
     # Local names: this loop's own cost must stay far below one call of a
     # cheap objective.
-    rows, header, cur, nit = K.python_loop_view(run)
+    row_at, header, cur, nit = K.python_loop_view(run)
     # (Held here, so that the address stays valid while the loop runs.)
     state = run.state
     address = K.state_address(state)
     # Item reads through a memoryview give Python floats, at less than half
     # the cost of indexing the array.
     header = memoryview(header)
-    # (Keyed by the header's row numbers as it stores them: no int() a step.)
-    row_at = {float(k): row for k, row in enumerate(rows)}
     repeat = K.REPEAT
     status = K.CONTINUE
-    # Every evaluator's gradient is a 1-D float64 array, as the rows are.
-    fast_tell = _entry_point(tell, rows[0])
+    fast_tell = _entry_point(tell)
     while True:
         if status != repeat:
             # One copy per iteration: the user's functions may keep their argument.

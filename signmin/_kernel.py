@@ -795,12 +795,13 @@ def tell_for(spec):
 
 
 def python_loop_view(run):
-    """``(rows, header, cur_slot, nit_slot)``: what the Python loop reads per step.
+    """``(row_at, header, cur_slot, nit_slot)``: what the Python loop reads per step.
 
-    The current iterate is ``rows[int(header[cur_slot])]``; after a tell,
+    The current iterate is ``row_at[header[cur_slot]]`` (keyed by the header's
+    row numbers as it stores them, floats: no ``int()`` a step); after a tell,
     ``header[nit_slot] > 1`` says the point told was a step, not the start.
     """
-    return _rows(run), run.header, _CUR, _NIT
+    return {float(k): row for k, row in enumerate(_rows(run))}, run.header, _CUR, _NIT
 
 
 def _rows(run):

@@ -206,7 +206,7 @@ def _python_evaluator(fun, jac, jac_mode, args, lower, upper, x_scale):
         return _as_scalar(fun(x.copy(), *args))
 
     def evaluate_fd(x):
-        f = _as_scalar(fun(x, *args))
+        f = _as_scalar(fun_x(x))
         if not isfinite(f):
             return f, _NO_GRADIENT, 1
         g = np.empty(shape)
