@@ -28,7 +28,8 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import Bounds  # noqa: E402
 
-from signmin import _kernel, minimize_rprop  # noqa: E402
+from signmin import minimize_rprop  # noqa: E402
+from signmin.rprop import kernel  # noqa: E402
 
 
 @numba.njit(cache=True)
@@ -261,12 +262,12 @@ def update_alone(x0):
     so that every step is a new best point and the x rows take turns, as in
     the runs timed here."""
     n = x0.size
-    run = _kernel.new_state(
+    run = kernel.new_state(
         x0=x0.copy(), lower=None, upper=None, scale=np.ones(n, dtype=np.float32),
-        step0=np.full(n, 0.1), variant=_kernel.IRPROP_MINUS, eta_minus=0.5, eta_plus=1.2,
+        step0=np.full(n, 0.1), variant=kernel.IRPROP_MINUS, eta_minus=0.5, eta_plus=1.2,
         step_min=1e-6, step_max=50.0, xtol=0.0, ftol=0.0, gtol=0.0, maxiter=np.inf,
         maxfev=np.inf, eval_cost=1, stall_window=np.inf, jac_calls=1, jac_calls_nonfinite=0)
-    tell = _kernel.tell_for(run.spec)
+    tell = kernel.tell_for(run.spec)
     g = quad_jac(x0)
     f = [0.0]
 
@@ -337,7 +338,7 @@ def cost_parts(n, iters, reps):
 def child_timing(n, parallel):
     """In a fresh process (NUMBA_NUM_THREADS set by the parent): own cost / pass,
     with the update's parallel loop if ``parallel``, whatever the threshold."""
-    _kernel.PARALLEL_THRESHOLD = 1 if parallel else n + 1
+    kernel.PARALLEL_THRESHOLD = 1 if parallel else n + 1
     _, own, _, _ = measure(n, 20, 5, ())
     print(json.dumps(dict(own=float(np.median(own)), threads=numba.config.NUMBA_NUM_THREADS)))
 
@@ -352,7 +353,7 @@ def thread_scaling(sizes):
             rows.append([f"{n:.0e}", loop, threads, f"{out['own']:.2f}"])
     C.table(["n", "update loop", "NUMBA_NUM_THREADS", "signmin own cost / pass (median of 5)"],
             rows, title=f"The update on all cores, forced, 20 steps (by default the prange "
-                        f"loop runs from {_kernel.PARALLEL_THRESHOLD:,} variables on)")
+                        f"loop runs from {kernel.PARALLEL_THRESHOLD:,} variables on)")
 
 
 def plot(sizes, own, peers_ratio):

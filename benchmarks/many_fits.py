@@ -91,7 +91,7 @@ def cost_of(y, popt):
 
 
 def signmin_fit(y, jac=None):
-    from signmin._many import curve_fit_many
+    from signmin import curve_fit_many
 
     return curve_fit_many(peak, X, y, p0=P0, jac=jac)
 
@@ -168,7 +168,7 @@ def throughput(sizes, scipy_sample, reps, xr_module):
 def per_core(m, scipy_sample, reps):
     """CPU seconds per fit on one thread (``time.thread_time``): signmin with one
     numba thread, SciPy's loop; less moved by other load on the machine than wall time."""
-    from signmin._many import curve_fit_many
+    from signmin import curve_fit_many
 
     _, y = data_sets(m, seed=m)
     sample = y[:min(m, scipy_sample)]
@@ -234,7 +234,7 @@ def child_memory(m):
 def child_latency():
     """In a fresh process: import time, first and second call on 10 data sets."""
     t0 = time.perf_counter()
-    from signmin._many import curve_fit_many
+    from signmin import curve_fit_many
 
     t1 = time.perf_counter()
     _, y = data_sets(10, seed=2)
@@ -299,7 +299,7 @@ def parameter_map(side):
     plt = C.pyplot()
     if plt is None:
         return None
-    from signmin._many import curve_fit_many
+    from signmin import curve_fit_many
 
     rng = np.random.default_rng(7)
     u, v = np.meshgrid(np.linspace(-1, 1, side), np.linspace(-1, 1, side))

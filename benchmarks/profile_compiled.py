@@ -64,12 +64,12 @@ def child(n_evals, seconds, out_dir):
     run for ``seconds`` once told that perf is attached."""
     from compiled import rosen_der_nb, rosen_nb, signmin_run, x_start
 
-    from signmin import _drivers, _kernel
+    from signmin.rprop import drivers, kernel
 
     run = signmin_run(x_start(), n_evals)
     run()
-    symbols = _symbols([rosen_nb, rosen_der_nb, *_drivers._COMPILED_LOOPS.values(),
-                        *_kernel._TELLS.values()])
+    symbols = _symbols([rosen_nb, rosen_der_nb, *drivers._COMPILED_LOOPS.values(),
+                        *kernel._TELLS.values()])
     addresses = sorted(symbols)
     with open(f"/tmp/perf-{os.getpid()}.map", "w") as fh:
         for i, a in enumerate(addresses):

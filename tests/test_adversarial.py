@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.optimize import Bounds, OptimizeResult
 
-from signmin import _kernel, minimize_rprop
+from signmin import minimize_rprop
+from signmin.rprop import kernel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
@@ -649,7 +650,7 @@ def test_the_python_driver_allocates_nothing_that_grows_with_the_iterations(
 
 
 #: The default variant, unbounded and without pattern moves, keeps three x rows (one
-#: spare, see _kernel.has_spare_row), the best gradient and the step sizes (float64),
+#: spare, see kernel.has_spare_row), the best gradient and the step sizes (float64),
 #: the signs (int8) and the scales (float32): 6.6 x; the run adds its copy of x for the
 #: user and the user's gradient. Measured 8.63 x (7.63 with two x rows): one more row
 #: of n floats would pass the bound.
@@ -668,7 +669,7 @@ def test_peak_memory_for_ten_million_variables_stays_within_a_stated_multiple_of
     minimize_rprop(lambda x: float(np.dot(x, x)), x0[:10], jac=lambda x: 2.0 * x, maxiter=3,
                    **OFF)
     # (Below the parallel threshold: no thread pool starts in the traced run.)
-    assert n < _kernel.PARALLEL_THRESHOLD
+    assert n < kernel.PARALLEL_THRESHOLD
     peak, kept = traced_run(run)
     print(f"peak {peak / x0.nbytes:.2f} x")
     assert peak <= PEAK_MULTIPLE * x0.nbytes, peak / x0.nbytes
@@ -766,34 +767,34 @@ def test_every_state_has_the_one_type_the_python_loop_reads_at_its_address():
     # STATE_TYPE: rows given strided or of another dtype must arrive as that.
     n = 6
     wide = np.arange(2.0 * n)
-    run = _kernel.new_state(
+    run = kernel.new_state(
         x0=np.zeros(n), lower=wide[::2] - 10.0, upper=(wide[::2] + 10.0).astype(np.float32),
-        scale=wide[1::2], step0=np.full(n, 0.1), variant=_kernel.RPROP_PLUS, eta_minus=0.5,
+        scale=wide[1::2], step0=np.full(n, 0.1), variant=kernel.RPROP_PLUS, eta_minus=0.5,
         eta_plus=1.2, step_min=1e-6, step_max=50.0, xtol=1e-8, ftol=0.0, gtol=0.0,
         maxiter=10, maxfev=np.inf, eval_cost=1, stall_window=np.inf, jac_calls=1,
         jac_calls_nonfinite=0, until_bracketed=True, accelerate=True)
-    assert numba.typeof(run.state) == _kernel.STATE_TYPE
-    assert _kernel.state_address(run.state) == _kernel.state_address(run.state) != 0
+    assert numba.typeof(run.state) == kernel.STATE_TYPE
+    assert kernel.state_address(run.state) == kernel.state_address(run.state) != 0
 
 
 def test_the_python_loop_steps_as_the_compiled_tell_does_on_the_state_itself():
     # The same tell called with the state and with its address: same steps.
     def run(by_address):
         x0 = np.array([-1.2, 1.0, -0.5])
-        r = _kernel.new_state(
+        r = kernel.new_state(
             x0=x0, lower=None, upper=None, scale=np.ones(3), step0=np.full(3, 0.1),
-            variant=_kernel.IRPROP_MINUS, eta_minus=0.5, eta_plus=1.2, step_min=1e-6,
+            variant=kernel.IRPROP_MINUS, eta_minus=0.5, eta_plus=1.2, step_min=1e-6,
             step_max=50.0, xtol=0.0, ftol=0.0, gtol=0.0, maxiter=50, maxfev=np.inf,
             eval_cost=1, stall_window=np.inf, jac_calls=1, jac_calls_nonfinite=0)
-        tell = _kernel.tell_for(r.spec)
-        handle = _kernel.state_address(r.state) if by_address else r.state
+        tell = kernel.tell_for(r.spec)
+        handle = kernel.state_address(r.state) if by_address else r.state
         path = []
         while True:
-            x = _kernel.current_x(r).copy()
+            x = kernel.current_x(r).copy()
             path.append(x)
             if tell(handle, 2.0 * (x - 0.25) ** 3 + 0.1 * x, float(np.sum(x ** 2)), 1,
                     False) >= 0:
-                return np.array(path), _kernel.counts(r)
+                return np.array(path), kernel.counts(r)
 
     (a, counts_a), (b, counts_b) = run(True), run(False)
     assert counts_a == counts_b and counts_a[0] == 50

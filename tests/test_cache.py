@@ -5,7 +5,9 @@ import threading
 from numba.core.caching import IndexDataCacheFile
 from numba.core.dispatcher import Dispatcher
 
-from signmin import _batch, _cache, _kernel, _minimize
+from signmin import _jit
+from signmin.lsq import batch
+from signmin.rprop import kernel, minimize, options
 
 
 def test_a_save_that_overlaps_another_keeps_both_entries_apart(tmp_path):
@@ -15,7 +17,7 @@ def test_a_save_that_overlaps_another_keeps_both_entries_apart(tmp_path):
     # second save runs (in a thread, with a file description of its own, as in
     # another process) while the first is between its read and its writes.
     def cache_file():
-        return _cache._LockedIndexDataCacheFile(str(tmp_path), "f", "stamp")
+        return _jit._LockedIndexDataCacheFile(str(tmp_path), "f", "stamp")
 
     first, second = cache_file(), cache_file()
     read = first._load_index
@@ -38,14 +40,14 @@ def test_a_save_that_overlaps_another_keeps_both_entries_apart(tmp_path):
 
 def test_every_disk_cached_function_of_the_package_saves_under_the_lock():
     caches = []
-    for module in (_kernel, _minimize, _batch):
+    for module in (kernel, minimize, options, batch):
         for value in vars(module).values():
             if isinstance(value, Dispatcher) and value._cache.__class__.__name__ != "NullCache":
                 caches.append(value._cache._cache_file)
-    spec = (_kernel.IRPROP_MINUS, False, True, False, False, False, False, False)
-    caches.append(_kernel.tell_for(spec)._cache._cache_file)
+    spec = (kernel.IRPROP_MINUS, False, True, False, False, False, False, False)
+    caches.append(kernel.tell_for(spec)._cache._cache_file)
     # (And the batch path's drivers, made and compiled on demand.)
-    _batch.fit_all(_kernel.STATE_TYPE)
-    caches += [d._cache._cache_file for d in _batch._DRIVERS[_kernel.STATE_TYPE]]
+    batch.fit_all(kernel.STATE_TYPE)
+    caches += [d._cache._cache_file for d in batch._DRIVERS[kernel.STATE_TYPE]]
     assert len(caches) > 20
-    assert all(type(c) is _cache._LockedIndexDataCacheFile for c in caches)
+    assert all(type(c) is _jit._LockedIndexDataCacheFile for c in caches)

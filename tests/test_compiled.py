@@ -9,7 +9,7 @@ from _problems import nb_rosen, nb_rosen_der
 from scipy.optimize import rosen as np_rosen
 
 from signmin import minimize_rprop
-from signmin._kernel import PARALLEL_THRESHOLD
+from signmin.rprop.kernel import PARALLEL_THRESHOLD
 
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
 VARIANTS = ["rprop+", "rprop-", "irprop+", "irprop-"]
@@ -67,7 +67,7 @@ def no_python_loop(monkeypatch):
     """Fail if the Python loop runs: the compiled path must carry the whole run."""
     def refuse(*args, **kwargs):
         raise AssertionError("the Python loop ran")
-    monkeypatch.setattr("signmin._minimize.run_python", refuse)
+    monkeypatch.setattr("signmin.rprop.minimize.run_python", refuse)
 
 
 def test_numba_functions_run_compiled_by_default(no_python_loop):
@@ -232,7 +232,7 @@ def test_compiled_loop_holds_one_gradient_at_a_time():
     res = minimize_rprop(_quadratic, x0, jac=_quadratic_der, **options)
     peak = (_rss_kib("VmHWM") - base) * 1024 / x0.nbytes
     assert res.nit == 5
-    # The run's own rows (x three times, see _kernel.has_spare_row; g_best, the
+    # The run's own rows (x three times, see kernel.has_spare_row; g_best, the
     # steps: 5; the signs: 1/8; the float32 scale: 1/2) and one gradient: 6.6 x.
     # A loop that kept the last gradient while making the next one would reach 7.6 x.
     assert peak < 7.2, f"peak {peak:.2f} x the size of x"

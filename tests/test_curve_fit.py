@@ -11,7 +11,8 @@ from scipy import optimize
 from scipy.optimize import Bounds, OptimizeWarning
 
 import signmin
-from signmin import _curve_fit, curve_fit, datasets
+from signmin import curve_fit, datasets
+from signmin.lsq import residuals as residuals_module
 
 RTOL_POPT = 1e-6
 RTOL_PCOV = 1e-3
@@ -402,7 +403,7 @@ def test_a_worse_polished_point_is_never_returned(data, monkeypatch):
 
     # Both finishes: least_squares' trust region and MINPACK's Levenberg-Marquardt.
     # (Patched where curve_fit looks them up: pytest's doctest collection can
-    # import signmin/_curve_fit.py a second time, as another module object.)
+    # import signmin/lsq/curve_fit.py a second time, as another module object.)
     for name in ("least_squares", "_levenberg_marquardt"):
         monkeypatch.setitem(curve_fit.__globals__, name, worse)
     popt, _, info, mesg, _ = curve_fit(decay, x, y, p0=[1, 1, 1], full_output=True)
@@ -598,14 +599,15 @@ def test_vectorized_differences_are_approx_derivatives_to_the_last_bit():
     inf = np.full(4, np.inf)
     for scheme in ("2-point", "3-point"):
         for vectorize in (False, True):
-            res = _curve_fit._Residuals(peak, x, y, 1 / np.linspace(0.5, 2, x.size), None,
+            res = residuals_module.Residuals(peak, x, y, 1 / np.linspace(0.5, 2, x.size), None,
                                         scheme, None, 1.0, (-inf, inf), vectorize)
             for _ in range(50):
                 p = rng.normal(size=4) * 10.0 ** rng.integers(-8, 5, size=4)
                 p[rng.integers(4)] = 0.0
                 with np.errstate(all="ignore"):  # a width of 0
                     expected = optimize._numdiff.approx_derivative(
-                        res, p, method=scheme, rel_step=_curve_fit._REL_STEP[scheme], f0=res(p))
+                        res, p, method=scheme, rel_step=residuals_module._REL_STEP[scheme],
+                        f0=res(p))
                     assert np.array_equal(res.jacobian(p, res(p)), expected, equal_nan=True)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import OptimizeResult, minimize, rosen, rosen_der
 
-from signmin._finish import MAXLS, FinishResult, lbfgsb_finish
+from signmin.rprop.finish import MAXLS, FinishResult, lbfgsb_finish
 
 
 class Recorder:

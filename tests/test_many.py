@@ -21,10 +21,10 @@ from scipy.optimize import OptimizeWarning
 
 import signmin
 from signmin import Status, datasets
-from signmin import _batch as B
-from signmin import _kernel as K
-from signmin._many import ManyFits, curve_fit_many
-from signmin._minimize import INITIAL_STEP_FRACTION, _fill_scale_and_step, _scale_and_step
+from signmin.lsq import batch as B
+from signmin.lsq.many import ManyFits, curve_fit_many
+from signmin.rprop import kernel as K
+from signmin.rprop.options import INITIAL_STEP_FRACTION, fill_scale_and_step, scale_and_step
 
 HERE = Path(__file__).resolve().parent
 # The models live in a module of their own that dask's worker processes can
@@ -231,11 +231,11 @@ def test_each_fit_starts_from_the_state_the_kernel_would_make():
                    jac_calls_nonfinite=1, until_bracketed=True)
 
     def fresh(start):
-        scale, step = _scale_and_step(start, lower, upper)
+        scale, step = scale_and_step(start, lower, upper)
         return K.new_state(x0=start.copy(), lower=lower.copy(), upper=upper.copy(),
                            scale=scale, step0=step, **options)
 
-    ours = K.state_like(fresh(template_x0).state, x0, _fill_scale_and_step,
+    ours = K.state_like(fresh(template_x0).state, x0, fill_scale_and_step,
                         INITIAL_STEP_FRACTION)
     namespace = {}
     exec(f"def fields(s):\n    return ({''.join(f's.{name}, ' for name in K._FIELDS)})",

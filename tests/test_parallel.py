@@ -11,7 +11,8 @@ import numba
 import numpy as np
 import pytest
 
-from signmin import _kernel, minimize_rprop
+from signmin import minimize_rprop
+from signmin.rprop import kernel
 
 N = 300_000
 
@@ -57,9 +58,9 @@ def test_the_parallel_update_is_bit_identical_to_the_single_thread_one(
     lo_hi = None if bounds is None else [bounds] * N
     options = dict(variant=variant, bounds=lo_hi, accelerate=accelerate, xtol=1e-3)
     # (Several chunks, at a size a test can afford.)
-    monkeypatch.setattr(_kernel, "PARALLEL_THRESHOLD", N // 2)
+    monkeypatch.setattr(kernel, "PARALLEL_THRESHOLD", N // 2)
     parallel = run(**options)
-    monkeypatch.setattr(_kernel, "PARALLEL_THRESHOLD", 10 * N)
+    monkeypatch.setattr(kernel, "PARALLEL_THRESHOLD", 10 * N)
     single = run(**options)
     assert_same(parallel, single)
 
@@ -76,8 +77,8 @@ import json, sys
 import numpy as np
 sys.path.insert(0, {tests!r})
 from test_parallel import N, run
-from signmin import _kernel
-_kernel.PARALLEL_THRESHOLD = N // 2  # the parallel loop, at a size a test can afford
+from signmin.rprop import kernel
+kernel.PARALLEL_THRESHOLD = N // 2  # the parallel loop, at a size a test can afford
 res = run()
 print(json.dumps(dict(x=float(np.sum(res.x * np.arange(res.x.size))), fun=res.fun,
                       nfev=res.nfev)))

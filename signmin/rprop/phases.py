@@ -3,7 +3,7 @@
 The sign phase (the kernel, in either driver) runs first. With a polish, it
 stops once every variable's partial derivative has changed sign (the bracket
 rule: the basin is found); L-BFGS-B then starts from the best point
-(:func:`signmin._finish.lbfgsb_finish`), its evaluations counted by the
+(:func:`signmin.rprop.finish.lbfgsb_finish`), its evaluations counted by the
 kernel's rule and its iterations charged to ``maxiter``; a point it finds
 that lowers f becomes the sign phase's current iterate, and the sign phase
 runs again until a rule of its own stops it. That last phase is what keeps the
@@ -17,10 +17,10 @@ import math
 
 import numpy as np
 
-from . import _kernel as K
-from ._finish import lbfgsb_finish
-from ._numerics import REL_STEP_2POINT
-from ._status import Status
+from .._numerics import REL_STEP_2POINT
+from .._status import Status
+from . import kernel as K
+from .finish import lbfgsb_finish
 
 _BRACKETED = int(Status.BRACKETED)
 

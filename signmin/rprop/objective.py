@@ -18,7 +18,7 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-from ._numerics import REL_STEP_2POINT, REL_STEP_3POINT, TINY
+from .._numerics import REL_STEP_2POINT, REL_STEP_3POINT, TINY
 
 _FLOAT64 = np.dtype(np.float64)
 

@@ -127,82 +127,9 @@ def lbfgsb_finish(
     evaluation past the best); a failed line search costs up to ``MAXLS`` evaluations,
     twice when L-BFGS-B first drops its curvature pairs and retries.
     """
-    x0 = np.array(x0, dtype=float)
-    g0 = np.array(g0, dtype=float)
-    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
-    x_scale = np.asarray(x_scale, dtype=float)
-    if not (x0.shape == g0.shape == lower.shape == upper.shape == x_scale.shape):
-        raise ValueError("x0, g0, lower, upper and x_scale must have the same shape")
-    if not (math.isfinite(f0) and np.isfinite(g0).all()):
-        raise ValueError("f0 and g0 must be finite")
-    if not (np.all(x_scale > 0) and np.isfinite(x_scale).all()):
-        raise ValueError("x_scale must be positive and finite")
-    if not np.all((lower <= x0) & (x0 <= upper)):
-        raise ValueError("x0 must lie within [lower, upper]")
-
-    z0 = x0 / x_scale
-    # L-BFGS-B first asks for the start it was handed, bit for bit (SciPy copies it and
-    # clips it into bounds it already lies in); comparing bits, not values, can never
-    # answer a different point from (f0, g0).
-    z0_bits = z0.view(np.uint64)
-    gz0 = g0 * x_scale
-    best = {"x": x0, "f": float(f0), "g": g0}
-    evaluations = 0
-    iterations = 0
-
-    def unscale(z: np.ndarray) -> np.ndarray:
-        # Division by x_scale and multiplication back can round past a bound.
-        return np.clip(np.asarray(z, dtype=float) * x_scale, lower, upper)
-
-    def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
-        nonlocal evaluations
-        z = np.asarray(z, dtype=float)
-        if np.array_equal(z.view(np.uint64), z0_bits):
-            return float(f0), gz0.copy()
-        if not np.isfinite(z).all():
-            # Measured: once f underflows to 0 while g does not, L-BFGS-B's update divides
-            # 0 by 0 and asks for a NaN point. Nothing is left to gain; the user never sees it.
-            raise _Stop("breakdown")
-        if evaluations >= max_evaluations:
-            raise _Stop("budget")
-        x = unscale(z)
-        evaluations += 1
-        # The evaluator may keep or modify its argument; x stays ours.
-        f, g = evaluate(x.copy())
-        f = float(f)
-        if not math.isfinite(f) or g is None:
-            raise _Stop("nonfinite")
-        g = np.array(g, dtype=float)  # a copy: the user may reuse the array returned
-        if not np.isfinite(g).all():
-            raise _Stop("nonfinite")
-        if f < best["f"]:
-            best.update(x=x, f=f, g=g)
-        return f, g * x_scale
-
-    z_prev = [z0]
-
-    def on_iteration(intermediate_result: OptimizeResult) -> None:
-        # SciPy calls this (its parameter name selects the new style) once per iteration.
-        nonlocal iterations
-        iterations += 1
-        z = np.array(intermediate_result.x, dtype=float)
-        if callback is not None:
-            x = unscale(z)
-            try:
-                if new_style_callback:
-                    callback(OptimizeResult(x=x, fun=float(intermediate_result.fun)))
-                else:
-                    callback(x)
-            except StopIteration:
-                raise _Stop("callback") from None
-        # The sign phase's own rule on the finish's steps (the variables are scaled,
-        # so a unit is each one's size): with a gradient L-BFGS-B should not trust, it
-        # can otherwise chase an exact zero of f through hundreds of thousands of tiny
-        # steps (measured: 108,390 evaluations on 1e-8 t^2 with a mis-scaled gradient).
-        if np.all(np.abs(z - z_prev[0]) <= xtol * np.maximum(np.abs(z), 1.0)):
-            raise _Stop("steps")
-        z_prev[0] = z
-
+    x0, g0, lower, upper, x_scale = _checked(x0, f0, g0, lower, upper, x_scale)
+    scaled = _Scaled(evaluate, x0, float(f0), g0, lower, upper, x_scale, max_evaluations,
+                     callback, new_style_callback, xtol)
     options = dict(
         ftol=0.0, gtol=0.0, maxls=MAXLS,
         # SciPy would stop only after an iteration completed, one line search too late; the
@@ -215,19 +142,105 @@ def lbfgsb_finish(
         reason, message = "budget", "No iteration allowed."
     else:
         try:
-            res = minimize(fun, z0, method="L-BFGS-B", jac=True,
+            res = minimize(scaled.fun, scaled.z0, method="L-BFGS-B", jac=True,
                            bounds=Bounds(lower / x_scale, upper / x_scale),
-                           callback=on_iteration, options=options)
+                           callback=scaled.on_iteration, options=options)
         except _Stop as stop:
             message = _MESSAGES[stop.reason]
             reason = {"breakdown": "no progress", "steps": "converged"}.get(stop.reason,
                                                                            stop.reason)
         else:
             reason, message = _own_stop(res, lower / x_scale, upper / x_scale)
-    improved = bool(best["f"] < f0)
-    return FinishResult(x=best["x"].copy(), f=best["f"], g=best["g"].copy(), improved=improved,
-                        evaluations=evaluations, iterations=iterations, reason=reason,
-                        message=message)
+    improved = bool(scaled.best_f < f0)
+    return FinishResult(x=scaled.best_x.copy(), f=scaled.best_f, g=scaled.best_g.copy(),
+                        improved=improved, evaluations=scaled.evaluations,
+                        iterations=scaled.iterations, reason=reason, message=message)
+
+
+def _checked(x0, f0, g0, lower, upper, x_scale):
+    """The finish's arrays as new float arrays, checked."""
+    x0 = np.array(x0, dtype=float)
+    g0 = np.array(g0, dtype=float)
+    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    x_scale = np.asarray(x_scale, dtype=float)
+    if not (x0.shape == g0.shape == lower.shape == upper.shape == x_scale.shape):
+        raise ValueError("x0, g0, lower, upper and x_scale must have the same shape")
+    if not (math.isfinite(f0) and np.isfinite(g0).all()):
+        raise ValueError("f0 and g0 must be finite")
+    if not (np.all(x_scale > 0) and np.isfinite(x_scale).all()):
+        raise ValueError("x_scale must be positive and finite")
+    if not np.all((lower <= x0) & (x0 <= upper)):
+        raise ValueError("x0 must lie within [lower, upper]")
+    return x0, g0, lower, upper, x_scale
+
+
+class _Scaled:
+    """The caller's evaluator as L-BFGS-B sees it, in the scaled variables ``z = x / x_scale``:
+    its counts, the best point seen, the caller's callback and the finish's own stops."""
+
+    def __init__(self, evaluate, x0, f0, g0, lower, upper, x_scale, max_evaluations,
+                 callback, new_style_callback, xtol):
+        self.evaluate, self.lower, self.upper, self.x_scale = evaluate, lower, upper, x_scale
+        self.max_evaluations, self.xtol = max_evaluations, xtol
+        self.callback, self.new_style_callback = callback, new_style_callback
+        self.z0 = self.z_prev = x0 / x_scale
+        # L-BFGS-B first asks for the start it was handed, bit for bit (SciPy copies it and
+        # clips it into bounds it already lies in); comparing bits, not values, can never
+        # answer a different point from (f0, g0).
+        self.z0_bits = self.z0.view(np.uint64)
+        self.f0, self.gz0 = f0, g0 * x_scale
+        self.best_x, self.best_f, self.best_g = x0, f0, g0
+        self.evaluations = 0
+        self.iterations = 0
+
+    def unscale(self, z: np.ndarray) -> np.ndarray:
+        # Division by x_scale and multiplication back can round past a bound.
+        return np.clip(np.asarray(z, dtype=float) * self.x_scale, self.lower, self.upper)
+
+    def fun(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        z = np.asarray(z, dtype=float)
+        if np.array_equal(z.view(np.uint64), self.z0_bits):
+            return self.f0, self.gz0.copy()
+        if not np.isfinite(z).all():
+            # Measured: once f underflows to 0 while g does not, L-BFGS-B's update divides
+            # 0 by 0 and asks for a NaN point. Nothing is left to gain; the user never sees it.
+            raise _Stop("breakdown")
+        if self.evaluations >= self.max_evaluations:
+            raise _Stop("budget")
+        x = self.unscale(z)
+        self.evaluations += 1
+        # The evaluator may keep or modify its argument; x stays ours.
+        f, g = self.evaluate(x.copy())
+        f = float(f)
+        if not math.isfinite(f) or g is None:
+            raise _Stop("nonfinite")
+        g = np.array(g, dtype=float)  # a copy: the user may reuse the array returned
+        if not np.isfinite(g).all():
+            raise _Stop("nonfinite")
+        if f < self.best_f:
+            self.best_x, self.best_f, self.best_g = x, f, g
+        return f, g * self.x_scale
+
+    def on_iteration(self, intermediate_result: OptimizeResult) -> None:
+        # SciPy calls this (its parameter name selects the new style) once per iteration.
+        self.iterations += 1
+        z = np.array(intermediate_result.x, dtype=float)
+        if self.callback is not None:
+            x = self.unscale(z)
+            try:
+                if self.new_style_callback:
+                    self.callback(OptimizeResult(x=x, fun=float(intermediate_result.fun)))
+                else:
+                    self.callback(x)
+            except StopIteration:
+                raise _Stop("callback") from None
+        # The sign phase's own rule on the finish's steps (the variables are scaled,
+        # so a unit is each one's size): with a gradient L-BFGS-B should not trust, it
+        # can otherwise chase an exact zero of f through hundreds of thousands of tiny
+        # steps (measured: 108,390 evaluations on 1e-8 t^2 with a mis-scaled gradient).
+        if np.all(np.abs(z - self.z_prev) <= self.xtol * np.maximum(np.abs(z), 1.0)):
+            raise _Stop("steps")
+        self.z_prev = z
 
 
 def _own_stop(res: OptimizeResult, lower: np.ndarray, upper: np.ndarray) -> tuple[str, str]:

@@ -1,25 +1,30 @@
-"""``minimize_rprop``: validation, defaults, choice of driver, the result."""
+"""``minimize_rprop``: the front door of the sign method.
+
+Checks every argument before the first evaluation (the options through
+:mod:`signmin.rprop.options`), sets up the run's state, picks the driver
+(compiled where the user's functions are numba's), runs the phases and builds
+the `OptimizeResult`.
+"""
 
 from __future__ import annotations
 
 import inspect
-import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numba
 import numpy as np
 from numba.core.dispatcher import Dispatcher
 from numba.core.errors import TypingError
 from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
 
-from . import _kernel as K
-from ._bounds import as_bounds_arrays
-from ._cache import lock_all
-from ._drivers import compiled_loop, run_python
-from ._numerics import REL_STEP_2POINT
-from ._objective import (
+from .. import _validate as V
+from .._bounds import as_bounds_arrays
+from .._numerics import REL_STEP_2POINT
+from .._status import NONFINITE_AT_START, Status
+from . import kernel as K
+from .drivers import compiled_loop, run_python
+from .objective import (
     JAC_2POINT,
     JAC_3POINT,
     JAC_CALLABLE,
@@ -28,15 +33,10 @@ from ._objective import (
     fd_max_calls,
     jac_calls,
 )
-from ._phases import run_phases
-from ._status import NONFINITE_AT_START, Status
+from .options import FTOL, check_options, initial_step_array, new_run, scale_and_step
+from .phases import run_phases
 
 __all__ = ["minimize_rprop"]
-
-#: The default initial step is this fraction of each variable's scale.
-INITIAL_STEP_FRACTION = 0.1
-#: The default xtol, and that of the pure accelerated mode (see `minimize_rprop`).
-XTOL, XTOL_ACCELERATED = 1e-10, 1e-8
 
 
 def minimize_rprop(
@@ -54,7 +54,7 @@ def minimize_rprop(
     maxiter: int = 100_000,
     maxfev: int | None = None,
     xtol: float | None = None,
-    ftol: float = 0.0,
+    ftol: float = FTOL,
     gtol: float = 0.0,
     stall_window: int | None = None,
     polish: bool | str = True,
@@ -283,28 +283,16 @@ def minimize_rprop(
         raise TypeError("callback must be callable or None")
     if not callable(fun):
         raise TypeError("fun must be callable")
-    x0 = _as_x0(x0)
+    x0 = V.x0_array(x0)
     n = x0.size
     if not isinstance(args, tuple):
         args = (args,)
     jac_mode = _jac_mode(jac)
     lower, upper = as_bounds_arrays(bounds, n)
-    variant_code = _variant(variant)
-    eta_minus, eta_plus = _pair("etas", etas)
-    if not (0.0 < eta_minus < 1.0 < eta_plus < np.inf):
-        raise ValueError(f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {etas!r}")
-    step_min, step_max = _pair("step_sizes", step_sizes)
-    if not (0.0 <= step_min <= step_max) or step_min == np.inf:
-        raise ValueError(f"step_sizes must satisfy 0 <= min <= max, got {step_sizes!r}")
-    maxiter = _count("maxiter", maxiter, minimum=0)
-    maxfev = np.inf if maxfev is None else _count("maxfev", maxfev, minimum=1)
-    if tol is not None:
-        tol = _tolerance("tol", tol)
-    # Checked before the comparison with the default: an array there has no truth value.
-    xtol = None if xtol is None else _tolerance("xtol", xtol)
-    ftol = _tolerance("ftol", ftol)
-    ftol = tol if tol is not None and ftol == _DEFAULTS["ftol"] else ftol
-    gtol = _tolerance("gtol", gtol)
+    options = check_options(
+        n, variant=variant, etas=etas, step_sizes=step_sizes, maxiter=maxiter, maxfev=maxfev,
+        xtol=xtol, ftol=ftol, gtol=gtol, tol=tol, stall_window=stall_window, polish=polish,
+        accelerate=accelerate, until_bracketed=until_bracketed)
     if not isinstance(driver, str) or driver not in ("auto", "python", "compiled"):
         raise ValueError(f"driver must be 'auto', 'python' or 'compiled', got {driver!r}")
     try:
@@ -312,77 +300,20 @@ def minimize_rprop(
     except (TypeError, ValueError):
         raise TypeError(f"disp must be true or false, got {type(disp).__name__}") from None
     compiled = _use_compiled(driver, fun, jac, jac_mode, callback)
-
-    stall_window = _stall_window(stall_window, n)
-    polish = _polish(polish)
-    for name, flag in (("until_bracketed", until_bracketed), ("accelerate", accelerate)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
-    accelerate = bool(accelerate)
-    if xtol is None:
-        xtol = tol if tol is not None else (
-            XTOL_ACCELERATED if accelerate and polish is None else XTOL)
-    if until_bracketed:
-        polish = None  # it stops where the polish would start
-    bounded = lower is not None
-    if bounded:
-        outside = (x0 < lower) | (x0 > upper)
-        if outside.any():
-            # One text for every call: Python's default filter then shows it
-            # once per call site, not once per start of a global search.
-            warnings.warn("x0 lies outside the bounds; it was clipped into them",
-                          OptimizeWarning, stacklevel=2)
-            np.clip(x0, lower, upper, out=x0)
-    if initial_step is None:
-        x_scale, step0 = _scale_and_step(x0, lower, upper)
-    else:
-        x_scale, _ = _scale_and_step(x0, lower, upper)
-        step0 = _initial_step(initial_step, n)
-    if jac_mode >= JAC_2POINT:
-        # Finite differences cannot place a minimum closer than their own
-        # step's reach: below it their signs are noise, so xtol stops there.
-        xtol = max(xtol, REL_STEP_2POINT) if xtol > 0.0 else xtol
-        fd_lower = lower if bounded else np.full(n, -np.inf)
-        fd_upper = upper if bounded else np.full(n, np.inf)
-        eval_cost = 1 + fd_max_calls(fd_lower, fd_upper, jac_mode)
-    else:
-        fd_lower = fd_upper = None
-        eval_cost = 1
-    if maxfev < eval_cost:
-        # The first evaluation alone would pass maxfev.
-        raise ValueError(f"maxfev must be at least {eval_cost}, the calls of fun that one "
-                         f"evaluation takes with jac={jac!r}; got {maxfev}")
-    calls_finite, calls_nonfinite = jac_calls(jac_mode)
-    run = K.new_state(
-        x0=x0, lower=lower, upper=upper, scale=x_scale, step0=step0, variant=variant_code,
-        eta_minus=eta_minus, eta_plus=eta_plus, step_min=step_min, step_max=step_max,
-        xtol=xtol, ftol=ftol, gtol=gtol, maxiter=maxiter, maxfev=maxfev,
-        eval_cost=eval_cost, stall_window=stall_window, jac_calls=calls_finite,
-        jac_calls_nonfinite=calls_nonfinite, until_bracketed=until_bracketed or polish is not None,
-        accelerate=accelerate)
-    del x_scale, step0  # the state holds its own; at large n every copy counts
+    run, fd_lower, fd_upper = _start(x0, lower, upper, initial_step, jac, jac_mode, options)
     evaluate = evaluator(jac_mode, compiled=False, fun=fun, jac=jac, args=args,
                          lower=fd_lower, upper=fd_upper, x_scale=run.scale)
     new_style = _is_new_style(callback)
 
-    def drive_python(run, tell):
-        return run_python(evaluate, run, tell, callback, new_style)
+    def run_phases_with(drive):
+        return run_phases(run, drive, evaluate, options.finish, lower, upper, callback,
+                          new_style)
 
     status = None
     if compiled:
-        loop = compiled_loop(evaluator(jac_mode, compiled=True))
-        # jac is a placeholder unless callable: numba needs a function there.
-        jac_arg = jac if jac_mode == JAC_CALLABLE else fun
-        fd_lo = fd_lower if fd_lower is not None else _NO_BOUNDS
-        fd_hi = fd_upper if fd_upper is not None else _NO_BOUNDS
-
-        def drive_compiled(run, tell):
-            return loop(tell, fun, jac_arg, args, run.state, fd_lo, fd_hi,
-                        jac_mode == JAC_3POINT)
-
+        drive_compiled = _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper)
         try:
-            status, f = run_phases(run, drive_compiled, evaluate, polish, lower, upper,
-                                   callback, new_style)
+            status, f = run_phases_with(drive_compiled)
         except TypingError as exc:
             if driver == "compiled":
                 raise TypeError(
@@ -393,8 +324,8 @@ def minimize_rprop(
             # The Python loop checks what the user's functions return and says
             # which one is wrong; nothing was evaluated yet.
     if status is None:
-        status, f = run_phases(run, drive_python, evaluate, polish, lower, upper, callback,
-                               new_style)
+        status, f = run_phases_with(
+            lambda run, tell: run_python(evaluate, run, tell, callback, new_style))
     res = _result(run, Status(status), f)
     if disp:
         print(f"{res.message}\n         Current function value: {res.fun:.6g}\n"
@@ -403,8 +334,61 @@ def minimize_rprop(
     return res
 
 
-_NO_BOUNDS = np.empty(0)
+def _start(x0, lower, upper, initial_step, jac, jac_mode, options):
+    """The run's state at ``x0`` (clipped into the bounds), and the bounds its finite
+    differences keep to (None for the other forms of jac)."""
+    n = x0.size
+    bounded = lower is not None
+    if bounded:
+        outside = (x0 < lower) | (x0 > upper)
+        if outside.any():
+            # One text for every call: Python's default filter then shows it
+            # once per call site, not once per start of a global search.
+            warnings.warn("x0 lies outside the bounds; it was clipped into them",
+                          OptimizeWarning, stacklevel=3)
+            np.clip(x0, lower, upper, out=x0)
+    if initial_step is None:
+        x_scale, step0 = scale_and_step(x0, lower, upper)
+    else:
+        x_scale, _ = scale_and_step(x0, lower, upper)
+        step0 = initial_step_array(initial_step, n)
+    xtol = options.xtol
+    if jac_mode >= JAC_2POINT:
+        # Finite differences cannot place a minimum closer than their own
+        # step's reach: below it their signs are noise, so xtol stops there.
+        xtol = max(xtol, REL_STEP_2POINT) if xtol > 0.0 else xtol
+        fd_lower = lower if bounded else np.full(n, -np.inf)
+        fd_upper = upper if bounded else np.full(n, np.inf)
+        eval_cost = 1 + fd_max_calls(fd_lower, fd_upper, jac_mode)
+    else:
+        fd_lower = fd_upper = None
+        eval_cost = 1
+    if options.maxfev < eval_cost:
+        # The first evaluation alone would pass maxfev.
+        raise ValueError(f"maxfev must be at least {eval_cost}, the calls of fun that one "
+                         f"evaluation takes with jac={jac!r}; got {options.maxfev}")
+    calls_finite, calls_nonfinite = jac_calls(jac_mode)
+    run = new_run(options._replace(xtol=xtol), x0=x0, lower=lower, upper=upper, scale=x_scale,
+                  step0=step0, eval_cost=eval_cost, jac_calls=calls_finite,
+                  jac_calls_nonfinite=calls_nonfinite)
+    return run, fd_lower, fd_upper
 
+
+def _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper):
+    """``drive(run, tell)`` for the compiled loop around numba's ``fun`` and ``jac``."""
+    loop = compiled_loop(evaluator(jac_mode, compiled=True))
+    # jac is a placeholder unless callable: numba needs a function there.
+    jac_arg = jac if jac_mode == JAC_CALLABLE else fun
+    fd_lo = fd_lower if fd_lower is not None else _NO_BOUNDS
+    fd_hi = fd_upper if fd_upper is not None else _NO_BOUNDS
+
+    def drive(run, tell):
+        return loop(tell, fun, jac_arg, args, run.state, fd_lo, fd_hi, jac_mode == JAC_3POINT)
+
+    return drive
+
+
+_NO_BOUNDS = np.empty(0)
 
 def _result(run, status, f):
     """The OptimizeResult of a finished run; it takes over the run's arrays."""
@@ -460,23 +444,6 @@ def _is_empty(constraints):
         return False
 
 
-def _as_x0(x0):
-    try:
-        arr = np.asarray(x0)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"x0 must be an array of real numbers ({exc})") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"x0 must be an array of real numbers, got dtype {arr.dtype}")
-    arr = np.atleast_1d(arr).astype(float)
-    if arr.ndim != 1:
-        raise ValueError(f"x0 must be one-dimensional, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError("x0 must not be empty")
-    if not np.isfinite(arr).all():
-        raise ValueError("x0 must be finite")
-    return arr
-
-
 def _jac_mode(jac):
     if callable(jac):
         return JAC_CALLABLE
@@ -487,133 +454,3 @@ def _jac_mode(jac):
     if isinstance(jac, str) and jac == "3-point":
         return JAC_3POINT
     raise ValueError(f"jac must be callable, True, None, '2-point' or '3-point', got {jac!r}")
-
-
-def _variant(variant):
-    if not isinstance(variant, str) or variant.lower() not in K.VARIANTS:
-        raise ValueError(f"variant must be one of {sorted(K.VARIANTS)}, got {variant!r}")
-    return K.VARIANTS[variant.lower()]
-
-
-def _real(name, value):
-    # (A float, the usual case, skips the slower checks of the abstract type.)
-    if type(value) is not float and (isinstance(value, bool)
-                                     or not isinstance(value, numbers.Real)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if np.isnan(value):
-        raise ValueError(f"{name} must not be NaN")
-    return value
-
-
-def _pair(name, value):
-    try:
-        a, b = value
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair of real numbers, got {value!r}") from None
-    return _real(name, a), _real(name, b)
-
-
-def _count(name, value, minimum):
-    if type(value) is not int and (isinstance(value, bool)
-                                   or not isinstance(value, numbers.Integral)):
-        if isinstance(value, numbers.Real) and float(value) == np.inf:
-            return np.inf
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _tolerance(name, value):
-    value = _real(name, value)
-    if not 0.0 <= value < np.inf:
-        raise ValueError(f"{name} must be finite and >= 0, got {value}")
-    return value
-
-
-def _scale_and_step(x0, lower, upper):
-    """Per-variable scale (the smaller of |x0| and the bounds' width, else 1)
-    and the default initial step, a fraction of it."""
-    scale = np.empty(x0.size, dtype=np.float32)
-    step = np.empty(x0.size)
-    _fill_scale_and_step(x0, _NO_BOUNDS if lower is None else lower,
-                         _NO_BOUNDS if upper is None else upper, INITIAL_STEP_FRACTION,
-                         scale, step)
-    return scale, step
-
-
-_F32_TINY = float(np.finfo(np.float32).tiny)
-_F32_MAX = float(np.finfo(np.float32).max)
-
-
-@numba.njit(cache=True)
-def _fill_scale_and_step(x0, lower, upper, fraction, scale, step):
-    # One pass, no temporaries: at large n every array of size n counts.
-    bounded = lower.shape[0] > 0
-    for i in range(x0.shape[0]):
-        c = np.inf
-        if bounded:
-            width = upper[i] - lower[i]
-            if np.isfinite(width) and width > 0.0:
-                c = width
-        a = abs(x0[i])
-        if a != 0.0 and a < c:
-            c = a
-        if not np.isfinite(c):
-            c = 1.0
-        step[i] = fraction * c
-        # Kept in float32 (it only sets tolerances and floors): inside its range.
-        scale[i] = min(max(c, _F32_TINY), _F32_MAX)
-
-
-def _polish(polish):
-    """None, or the finish's name."""
-    if polish is False or polish is None:
-        return None
-    if polish is True or (isinstance(polish, str) and polish.upper() == "L-BFGS-B"):
-        return "L-BFGS-B"
-    raise ValueError(f"polish must be False, True or 'L-BFGS-B', got {polish!r}")
-
-
-def _stall_window(stall_window, n):
-    if stall_window is None:
-        return default_stall_window(n)
-    window = _count("stall_window", stall_window, minimum=0)
-    return np.inf if window == 0 else window
-
-
-def default_stall_window(n):
-    """Steps without a new best f after which a run stops (see `minimize_rprop`).
-
-    Measured on the 43 problems of ``benchmarks/robustness.py`` in the four
-    variants, the seed family, the 54 NIST fits and the scalable Moré et al.
-    problems at n = 4 ... 100: once f has improved on f(x0), no solved run went
-    more than 18 steps without a new best before its solve. 100 + 20 n leaves
-    a margin of 9x at n = 2 and more beyond, and loses no solve.
-    """
-    return 100 + 20 * n
-
-
-def _initial_step(initial_step, n):
-    try:
-        step = np.asarray(initial_step)
-        # A string or complex number would be cast (or its imaginary part dropped).
-        if step.dtype.kind in "USc":
-            raise TypeError
-        step = step.astype(float)
-    except (TypeError, ValueError):
-        raise TypeError("initial_step must be a positive number or an array of "
-                        f"{n} of them") from None
-    if step.ndim > 1 or (step.ndim == 1 and step.size != n):
-        raise ValueError(f"initial_step must be a scalar or have length {n}, got shape "
-                         f"{step.shape}")
-    if not (np.all(step > 0) and np.all(np.isfinite(step))):
-        raise ValueError("initial_step must be positive and finite")
-    return np.array(np.broadcast_to(step, (n,)))  # the state takes it over
-
-
-_DEFAULTS = {name: p.default for name, p in inspect.signature(minimize_rprop).parameters.items()}
-
-
-lock_all(globals())

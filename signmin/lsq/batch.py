@@ -46,10 +46,10 @@ import numba
 import numpy as np
 from numba import types
 
-from . import _kernel as K
-from ._cache import lock_all, locked
-from ._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
-from ._status import Status
+from .._jit import batch_jit, cached, locked, run_time_false
+from .._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
+from .._status import Status
+from ..rprop import kernel as K
 
 __all__ = ["fit_all", "kernel_accessors", "model_adapter", "jacobian_adapter",
            "NO_JACOBIAN"]
@@ -136,8 +136,8 @@ def _accessor_types(state_type):
 # --------------------------------------------------------------------------- adapters
 
 def _compile(name, source, namespace):
-    exec(compile(source, f"<signmin._batch.{name}>", "exec"), namespace)  # noqa: S102
-    return numba.njit(nogil=True, error_model="numpy")(namespace[name])
+    exec(compile(source, f"<signmin.lsq.batch.{name}>", "exec"), namespace)  # noqa: S102
+    return batch_jit(namespace[name])
 
 
 _ADAPTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -170,7 +170,7 @@ def jacobian_adapter(jac, n):
     return _adapter("jacobian", jac, n)
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@cached(nogil=True, error_model="numpy")
 def _no_jacobian(x, p):
     return np.empty((0, 0))
 
@@ -182,7 +182,7 @@ NO_JACOBIAN = _no_jacobian
 # --------------------------------------------------------------------------- residuals
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _residuals(model, x, y, sigma, p, r):
     """``r = (model(x, p) - y) * (1 / sigma)`` (sigma of length 0: unweighted).
 
@@ -203,7 +203,7 @@ def _residuals(model, x, y, sigma, p, r):
     return cost if math.isfinite(cost) else np.inf
 
 
-@numba.njit(nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@batch_jit(fastmath={"reassoc", "contract"})
 def _dot(a, b):
     """``sum(a * b)``, in an order the compiler picks for the processor's vectors
     (fixed for a compiled function: the same bits on every call of it)."""
@@ -213,7 +213,7 @@ def _dot(a, b):
     return s
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _two_points(model, x, y, sigma, shifted, i, a, b, r1, r2):
     """The residuals with parameter ``i`` at ``a`` into r1 and at ``b`` into r2
     (``shifted[i]`` is left at ``b``); whether both are finite."""
@@ -306,13 +306,13 @@ def _jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r, lower, upper
 # --------------------------------------------------------------------------- small linear algebra
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _copy(src, dst):
     for i in range(src.shape[0]):
         dst[i] = src[i]
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _normal_equations(Jt, r, A, g):
     """``A = J^T J`` and ``g = J^T r``."""
     n = Jt.shape[0]
@@ -322,7 +322,7 @@ def _normal_equations(Jt, r, A, g):
             A[a, b] = A[b, a] = _dot(Jt[a], Jt[b])
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _solve_damped(A, g, D, lam, free, L, d):
     """Solve ``(A + lam diag(D)) d = -g`` over the free parameters by Cholesky;
     d is 0 elsewhere. False if the matrix is not positive definite."""
@@ -362,7 +362,7 @@ def _solve_damped(A, g, D, lam, free, L, d):
     return True
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _householder(Q, rhs):
     """Householder QR of J (k x n, k >= n), given transposed in ``Q`` and reduced in
     place: on return ``Q[b, a]`` is ``R[a, b]`` for ``a <= b``. The reflections are
@@ -392,7 +392,7 @@ def _householder(Q, rhs):
         qc[c] = alpha
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _singular_values(Jt, V, s):
     """Singular values of J (k x n, k >= n; given transposed) into ``s`` and its right
     singular vectors into the columns of ``V``: Householder QR, then one-sided
@@ -435,7 +435,7 @@ def _singular_values(Jt, V, s):
         s[a] = math.sqrt(_dot(U[a], U[a]))
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _determined(s, k):
     """SciPy's rank test: every singular value above ``eps * max(k, n) * s_max``."""
     n = s.shape[0]
@@ -448,7 +448,7 @@ def _determined(s, k):
     return ok
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s):
     """SciPy's pcov into ``pcov``: ``inv(J^T J)``, times ``2 cost / (k - n)`` unless
     ``absolute_sigma``; inf where it cannot be estimated (J not of full rank by
@@ -515,7 +515,7 @@ def _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s):
     return determined
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _cholesky(A, L):
     """The Cholesky factor of ``A`` into the lower triangle of ``L``; False if ``A``
     is not positive definite."""
@@ -534,7 +534,7 @@ def _cholesky(A, L):
     return True
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _stationary(Jt, r, p, lower, upper):
     """MINPACK's orthogonality test, as ``curve_fit`` applies it: the cosine between
     the residuals and each column of J is at most `STATIONARY`, except for a
@@ -554,7 +554,7 @@ def _stationary(Jt, r, p, lower, upper):
 # --------------------------------------------------------------------------- the phases
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _rprop(tell, state, kernel, repeat, jacobian, model, jac, with_jac, three_point, x, y,
            sigma, lower, upper, r, Jt, g, work, r_best, Jt_best):
     """The sign phase, as the compiled driver runs it, with the gradient ``J^T r``
@@ -603,7 +603,7 @@ def _rprop(tell, state, kernel, repeat, jacobian, model, jac, with_jac, three_po
             return status, calls_f, jacobians
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r,
                          cost, Jt, work, max_iter, ftol, have_jacobian):
     """Levenberg-Marquardt from ``p`` (residuals ``r`` and their ``cost``, finite),
@@ -631,7 +631,7 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     free = np.empty(n, dtype=np.bool_)
     p_new = np.empty(n)
     r_new = np.empty(r.shape[0])
-    coarse = with_jac and not with_jac  # False, as a bool (not a literal)
+    coarse = run_time_false(with_jac)
     calls = 0
     jacobians = 0
     take_jacobian = not have_jacobian
@@ -706,7 +706,7 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     return status, cost, calls, jacobians
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _is_success(status):
     for s in _SUCCESS:
         if status == s:
@@ -714,7 +714,7 @@ def _is_success(status):
     return False
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _gauss_newton_step(Jt, r, cost, model, x, y, sigma, lower, upper, p, work, scratch):
     """One undamped Gauss-Newton step from ``p`` with ``Jt`` (J of full rank), clipped
     into the box and taken if the cost does not rise beyond rounding.
@@ -768,7 +768,7 @@ def _gauss_newton_step(Jt, r, cost, model, x, y, sigma, lower, upper, p, work, s
     return cost, 1, True, 0.0
 
 
-@numba.njit(nogil=True, error_model="numpy")
+@batch_jit
 def _settle(jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper, p, r, cost,
             Jt, work, scratch, absolute_sigma, pcov, A, L, V, s):
     """At a converged point ``p`` (residuals ``r``): the accurate J (``jac`` or the
@@ -793,23 +793,194 @@ def _settle(jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upp
     return cost, calls, True, trusted, settled, moved
 
 
-def _fit_row(row, tell_bracket, tell_free, template, template_free, kernel, repeat, jacobian,
-             model, jac, with_jac, three_point, scale_rule, fraction, absolute_sigma,
-             xs, ys, sigmas, p0s, lower, upper, popts, pcovs, costs, statuses, nfevs, njevs):
+@batch_jit
+def _buffers(n, k):
+    """A fit's own work arrays: ``(r, Jt, g, work, p, r_best, Jt_best, A, L, V, s,
+    scratch)``, allocated once per fit."""
+    scratch = (np.empty((n, n)), np.empty((n, n)), np.empty(n), np.empty(n),
+               np.empty(n, dtype=np.bool_), np.empty(n))
+    return (np.empty(k), np.empty((n, k)), np.empty(n), np.empty((2, k)), np.empty(n),
+            np.empty(k), np.empty((n, k)), np.empty((n, n)), np.empty((n, n)),
+            np.empty((n, n)), np.zeros(n), scratch)
+
+
+@batch_jit
+def _fast_way(tell, template, runs, problem, p0, buffers, popt, pcov, absolute_sigma):
+    """Rprop until the minimum is bracketed (forward differences), Levenberg-Marquardt
+    from its best point, and, where that converged to a point that is stationary and
+    where J has full rank, Gauss-Newton steps with the accurate Jacobian.
+
+    ``problem`` is ``(jacobian, model, jac, with_jac, three_point, x, y, sigma, lower,
+    upper)``; ``runs`` the record of :func:`_fit_row`. Returns ``(cost, status,
+    converged, trusted, pcov at popt, calls of the model, Jacobians)``.
+    """
+    _, _, _, _, kernel, repeat, scale_rule, fraction = runs
+    jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
+    r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
+    n = p0.shape[0]
+    max_iter = LM_MAX_ITER * n
+    coarse = run_time_false(with_jac)
+    have_jacobian = not coarse  # True, as a bool (not a literal): one specialisation
+    state_like, best_x, best_f = kernel[0], kernel[2], kernel[3]
+    state = state_like(template, p0, scale_rule, fraction)
+    status, nfev, njev = _rprop(tell, state, kernel, repeat, jacobian, model, jac, with_jac,
+                                coarse, x, y, sigma, lower, upper, r, Jt, g, work, r_best,
+                                Jt_best)
+    _copy(p0, popt)
+    cost = np.inf
+    converged = False
+    covariance_at_popt = False
+    p_best, f_best = best_x(state), best_f(state)
+    if p_best.shape[0] == 0:
+        # Nothing finite was seen from p0: the robust way would start there too.
+        return cost, status, converged, True, covariance_at_popt, nfev, njev
+    trusted = False
+    # Levenberg-Marquardt starts from the best point, with its residuals and J.
+    _copy(p_best, p)
+    _copy(r_best, r)
+    for c in range(n):
+        _copy(Jt_best[c], Jt[c])
+    cost = f_best
+    for tight in range(2):
+        # An exact J converges fast and to the true point: tight at once.
+        ftol = LM_TIGHT if tight or with_jac else LM_LOOSE
+        lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
+            jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, cost, Jt,
+            work, max_iter, ftol, have_jacobian and tight == 0)
+        nfev += calls
+        njev += jacobians
+        status, cost = lm_status, lm_cost
+        _copy(p, popt)
+        converged = _is_success(status)
+        if not converged:
+            break
+        # pcov at this point (as curve_fit: before the Gauss-Newton step); a
+        # second step where the first still moved the point.
+        moved = 0.0
+        for attempt in range(2 if tight == 0 else 1):
+            if attempt == 0 or moved > CHORD_MAX:
+                cost, calls, covariance_at_popt, trusted, settled, moved = _settle(
+                    jacobian, model, jac, with_jac, three_point, x, y, sigma, lower,
+                    upper, p, r, cost, Jt, work, scratch, absolute_sigma, pcov, A, L, V,
+                    s)
+                njev += 1
+            else:
+                # A short first step: the same J (see CHORD_MAX), and the
+                # fit settled only if this step contracted well.
+                first = moved
+                cost, calls, settled, moved = _gauss_newton_step(
+                    Jt, r, cost, model, x, y, sigma, lower, upper, p, work, scratch)
+                settled &= moved <= GN_CONTRACTION * first
+            nfev += calls
+            if not trusted or settled:
+                break
+        _copy(p, popt)
+        if not trusted or settled:
+            break
+    return cost, status, converged, trusted, covariance_at_popt, nfev, njev
+
+
+@batch_jit
+def _robust_rounds(tell, template, runs, problem, p0, buffers):
+    """Rounds from ``p0``: Rprop to its own stop (the accurate gradient),
+    Levenberg-Marquardt from its best point, again from the better point while
+    neither converged and the cost fell. The point is left in the buffers' ``p``.
+    Returns ``(cost, status, converged, calls of the model, Jacobians)``."""
+    _, _, _, _, kernel, repeat, scale_rule, fraction = runs
+    jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
+    r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
+    n = p0.shape[0]
+    max_iter = LM_MAX_ITER * n
+    have_jacobian = not run_time_false(with_jac)
+    state_like, best_x, best_f = kernel[0], kernel[2], kernel[3]
+    nfev = njev = 0
+    status = _MAXITER
+    converged = False
+    start = p0
+    cost = np.inf
+    for _ in range(MAX_ROUNDS):
+        state = state_like(template, start, scale_rule, fraction)
+        rprop_status, calls, jacobians = _rprop(
+            tell, state, kernel, repeat, jacobian, model, jac, with_jac, three_point, x, y,
+            sigma, lower, upper, r, Jt, g, work, r_best, Jt_best)
+        nfev += calls
+        njev += jacobians
+        p_best, f_best = best_x(state), best_f(state)
+        if p_best.shape[0] == 0:
+            status = rprop_status
+            break
+        _copy(p_best, p)
+        _copy(r_best, r)
+        for c in range(n):
+            _copy(Jt_best[c], Jt[c])
+        lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
+            jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, f_best, Jt,
+            work, max_iter, LM_TIGHT, have_jacobian)
+        nfev += calls
+        njev += jacobians
+        last_cost = cost
+        if lm_cost <= f_best:
+            cost, status = lm_cost, lm_status
+        else:
+            cost, status = f_best, rprop_status
+            _copy(p_best, p)
+        start = p
+        converged = _is_success(status)
+        if converged or cost >= last_cost:
+            break
+    return cost, status, converged, nfev, njev
+
+
+@batch_jit
+def _settle_robust(problem, buffers, popt, pcov, absolute_sigma, converged, cost):
+    """After the robust way's rounds, at ``popt``: as on the fast way, the accurate J,
+    pcov and Gauss-Newton steps with it while they move the point (Levenberg-Marquardt's
+    forward differences leave it about sqrt(eps) off); or, not converged, J for pcov.
+    Returns ``(cost, pcov at popt, calls of the model, Jacobians)``."""
+    jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
+    r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
+    nfev = njev = 0
+    covariance_at_popt = False
+    if converged:
+        nfev += 1
+        cost = _residuals(model, x, y, sigma, popt, r)
+        for _ in range(3):
+            cost, calls, covariance_at_popt, trusted, settled, _ = _settle(
+                jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper,
+                popt, r, cost, Jt, work, scratch, absolute_sigma, pcov, A, L, V, s)
+            nfev += calls
+            njev += 1
+            if not trusted or settled:
+                break
+    elif cost < np.inf:
+        nfev += 1
+        _residuals(model, x, y, sigma, popt, r)
+        calls, _ = jacobian(model, jac, with_jac, three_point, x, y, sigma, popt, r,
+                            lower, upper, Jt, work)
+        nfev += calls
+        njev += 1
+    return cost, covariance_at_popt, nfev, njev
+
+
+def _fit_row(row, runs, functions, data, outputs):
     """Fit data set ``row`` into that row of the outputs.
 
-    Rows of ``xs``, ``sigmas`` and ``p0s`` are the data set's own, or shared if
-    there is one row (sigma of width 0: no weights).
+    The records (tuples, as :func:`fit_all` documents): ``runs``, how Rprop runs
+    (``tell_bracket, tell_free, template, template_free, kernel, repeat,
+    scale_rule, fraction``); ``functions``, ``(jacobian, model, jac, with_jac,
+    three_point, absolute_sigma)``; ``data``, ``(xs, ys, sigmas, p0s, lower,
+    upper)``, whose rows of ``xs``, ``sigmas`` and ``p0s`` are the data set's own,
+    or shared if there is one row (sigma of width 0: no weights); ``outputs``,
+    ``(popts, pcovs, costs, statuses, nfevs, njevs)``.
 
-    The fast way first: Rprop until the minimum is bracketed (``tell_bracket``,
-    forward differences), Levenberg-Marquardt from its best point, and, where that
-    converged to a point that is stationary and where J has full rank, one
-    Gauss-Newton step with the accurate Jacobian. Otherwise the robust way, in
-    rounds from ``p0``: Rprop to its own stop (``tell_free``, the accurate
-    gradient), Levenberg-Marquardt from its best point, again from the better
-    point while neither converged and the cost fell; the better converged
-    result of the two ways is kept.
+    The fast way first (:func:`_fast_way`); where its point is not trusted, the
+    robust way (:func:`_robust_rounds`); the better converged result of the two
+    ways is kept.
     """
+    tell_bracket, tell_free, template, template_free = runs[0], runs[1], runs[2], runs[3]
+    jacobian, model, jac, with_jac, three_point, absolute_sigma = functions
+    xs, ys, sigmas, p0s, lower, upper = data
+    popts, pcovs, costs, statuses, nfevs, njevs = outputs
     x = xs[0 if xs.shape[0] == 1 else row]
     y = ys[row]
     sigma = sigmas[0 if sigmas.shape[0] == 1 else row]
@@ -817,149 +988,28 @@ def _fit_row(row, tell_bracket, tell_free, template, template_free, kernel, repe
     popt = popts[row]
     pcov = pcovs[row]
     n = p0.shape[0]
-    k = y.shape[0]
-    r = np.empty(k)
-    Jt = np.empty((n, k))
-    g = np.empty(n)
-    work = np.empty((2, k))
-    p = np.empty(n)
-    V = np.empty((n, n))
-    s = np.zeros(n)
-    scratch = (np.empty((n, n)), np.empty((n, n)), np.empty(n), np.empty(n),
-               np.empty(n, dtype=np.bool_), np.empty(n))
-    nfev = 0
-    njev = 0
-    max_iter = LM_MAX_ITER * n
-    coarse = with_jac and not with_jac  # False, as a bool (not a literal)
-    covariance_at_popt = False
-    A, L = np.empty((n, n)), np.empty((n, n))
-    r_best, Jt_best = np.empty(k), np.empty((n, k))
-    have_jacobian = not coarse  # True, as a bool (not a literal): one specialisation
-
-    # The fast way.
-    state_like, best_x, best_f = kernel[0], kernel[2], kernel[3]
-    state = state_like(template, p0, scale_rule, fraction)
-    status, calls, jacobians = _rprop(tell_bracket, state, kernel, repeat, jacobian, model, jac,
-                                      with_jac, coarse, x, y, sigma, lower, upper, r, Jt, g,
-                                      work, r_best, Jt_best)
-    nfev += calls
-    njev += jacobians
-    _copy(p0, popt)
-    cost = np.inf
-    converged = False
-    trusted = False
-    p_best, f_best = best_x(state), best_f(state)
-    if p_best.shape[0] > 0:
-        # Levenberg-Marquardt starts from the best point, with its residuals and J.
-        _copy(p_best, p)
-        _copy(r_best, r)
-        for c in range(n):
-            _copy(Jt_best[c], Jt[c])
-        cost = f_best
-        for tight in range(2):
-            # An exact J converges fast and to the true point: tight at once.
-            ftol = LM_TIGHT if tight or with_jac else LM_LOOSE
-            lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
-                jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, cost, Jt,
-                work, max_iter, ftol, have_jacobian and tight == 0)
-            nfev += calls
-            njev += jacobians
-            status, cost = lm_status, lm_cost
-            _copy(p, popt)
-            converged = _is_success(status)
-            if not converged:
-                break
-            # pcov at this point (as curve_fit: before the Gauss-Newton step); a
-            # second step where the first still moved the point.
-            moved = 0.0
-            for attempt in range(2 if tight == 0 else 1):
-                if attempt == 0 or moved > CHORD_MAX:
-                    cost, calls, covariance_at_popt, trusted, settled, moved = _settle(
-                        jacobian, model, jac, with_jac, three_point, x, y, sigma, lower,
-                        upper, p, r, cost, Jt, work, scratch, absolute_sigma, pcov, A, L, V,
-                        s)
-                    njev += 1
-                else:
-                    # A short first step: the same J (see CHORD_MAX), and the
-                    # fit settled only if this step contracted well.
-                    first = moved
-                    cost, calls, settled, moved = _gauss_newton_step(
-                        Jt, r, cost, model, x, y, sigma, lower, upper, p, work, scratch)
-                    settled &= moved <= GN_CONTRACTION * first
-                nfev += calls
-                if not trusted or settled:
-                    break
-            _copy(p, popt)
-            if not trusted or settled:
-                break
-    else:
-        # Nothing finite was seen from p0: the robust way would start there too.
-        trusted = True
-
+    buffers = _buffers(n, y.shape[0])
+    problem = (jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper)
+    cost, status, converged, trusted, covariance_at_popt, nfev, njev = _fast_way(
+        tell_bracket, template, runs, problem, p0, buffers, popt, pcov, absolute_sigma)
     if not trusted:
         fast_cost, fast_status, fast_converged = cost, status, converged
-        start = p0
-        cost = np.inf
-        for _ in range(MAX_ROUNDS):
-            state = state_like(template_free, start, scale_rule, fraction)
-            rprop_status, calls, jacobians = _rprop(
-                tell_free, state, kernel, repeat, jacobian, model, jac, with_jac, three_point,
-                x, y,
-                sigma, lower, upper, r, Jt, g, work, r_best, Jt_best)
-            nfev += calls
-            njev += jacobians
-            p_best, f_best = best_x(state), best_f(state)
-            if p_best.shape[0] == 0:
-                status = rprop_status
-                break
-            _copy(p_best, p)
-            _copy(r_best, r)
-            for c in range(n):
-                _copy(Jt_best[c], Jt[c])
-            lm_status, lm_cost, calls, jacobians = _levenberg_marquardt(
-                jacobian, model, jac, with_jac, x, y, sigma, lower, upper, p, r, f_best, Jt,
-                work, max_iter, LM_TIGHT, have_jacobian)
-            nfev += calls
-            njev += jacobians
-            last_cost = cost
-            if lm_cost <= f_best:
-                cost, status = lm_cost, lm_status
-            else:
-                cost, status = f_best, rprop_status
-                _copy(p_best, p)
-            start = p
-            converged = _is_success(status)
-            if converged or cost >= last_cost:
-                break
+        cost, status, converged, calls, jacobians = _robust_rounds(
+            tell_free, template_free, runs, problem, p0, buffers)
+        nfev += calls
+        njev += jacobians
         if fast_converged and (not converged or fast_cost <= cost):
             # The fast way's point stands, with its pcov.
             cost, status = fast_cost, fast_status
         else:
-            _copy(p, popt)
-            covariance_at_popt = False
-            if converged:
-                # As on the fast way: the accurate J, pcov, and Gauss-Newton steps
-                # with it while they move the point (Levenberg-Marquardt's forward
-                # differences leave it about sqrt(eps) off).
-                nfev += 1
-                cost = _residuals(model, x, y, sigma, popt, r)
-                for _ in range(3):
-                    cost, calls, covariance_at_popt, trusted, settled, _ = _settle(
-                        jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper,
-                        popt, r, cost, Jt, work, scratch, absolute_sigma, pcov, A, L, V, s)
-                    nfev += calls
-                    njev += 1
-                    if not trusted or settled:
-                        break
-            elif cost < np.inf:
-                nfev += 1
-                _residuals(model, x, y, sigma, popt, r)
-                calls, _ = jacobian(model, jac, with_jac, three_point, x, y, sigma, popt, r,
-                                    lower, upper, Jt, work)
-                nfev += calls
-                njev += 1
+            _copy(buffers[4], popt)
+            cost, covariance_at_popt, calls, jacobians = _settle_robust(
+                problem, buffers, popt, pcov, absolute_sigma, converged, cost)
+            nfev += calls
+            njev += jacobians
     if cost < np.inf and not covariance_at_popt:
-        _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s)
+        A, L, V, s = buffers[7], buffers[8], buffers[9], buffers[10]
+        _covariance(buffers[1], cost, absolute_sigma, pcov, A, L, V, s)
     elif cost == np.inf:
         for a in range(n):
             for b in range(n):
@@ -973,12 +1023,17 @@ def _fit_row(row, tell_bracket, tell_free, template, template_free, kernel, repe
 def _fit_all(fit_row, tell_bracket, tell_free, template, template_free, kernel, repeat,
              jacobian, model, jac, with_jac, three_point, scale_rule, fraction, absolute_sigma, x,
              y, sigma, p0, lower, upper, popt, pcov, cost, status, nfev, njev):
-    """Every fit, one per ``prange`` task (``fit_row``: :func:`_fit_row`, compiled)."""
+    """Every fit, one per ``prange`` task (``fit_row``: :func:`_fit_row`, compiled).
+
+    (The records are made inside the loop: the parallel loop's own arguments
+    cannot be tuples that hold function pointers.)
+    """
     for task in numba.prange(y.shape[0]):
-        fit_row(np.int64(task), tell_bracket, tell_free, template, template_free, kernel,
-                repeat, jacobian, model, jac, with_jac, three_point, scale_rule, fraction,
-                absolute_sigma, x, y, sigma, p0, lower, upper, popt, pcov, cost,
-                status, nfev, njev)
+        fit_row(np.int64(task),
+                (tell_bracket, tell_free, template, template_free, kernel, repeat, scale_rule,
+                 fraction),
+                (jacobian, model, jac, with_jac, three_point, absolute_sigma),
+                (x, y, sigma, p0, lower, upper), (popt, pcov, cost, status, nfev, njev))
 
 
 # The three compiled pieces call each other through function pointers, so that
@@ -990,14 +1045,25 @@ JACOBIAN_FN = types.FunctionType(types.Tuple((types.int64, types.boolean))(
 _DRIVERS: dict = {}
 
 
-def _row_arguments(state_type):
+def _row_records(state_type):
+    """The types of :func:`_fit_row`'s records, after the row."""
     tell = types.FunctionType(types.int64(state_type, ARR, types.float64, types.int64,
                                           types.boolean))
     i64 = types.int64[::1]
-    return (tell, tell, state_type, state_type, _accessor_types(state_type), types.int64,
-            JACOBIAN_FN, MODEL, JACOBIAN, types.boolean, types.boolean, SCALE_RULE,
-            types.float64, types.boolean, ARR2, ARR2, ARR2, ARR2, ARR, ARR, ARR2,
-            types.float64[:, :, ::1], ARR, i64, i64, i64)
+    runs = types.Tuple((tell, tell, state_type, state_type, _accessor_types(state_type),
+                        types.int64, SCALE_RULE, types.float64))
+    functions = types.Tuple((JACOBIAN_FN, MODEL, JACOBIAN, types.boolean, types.boolean,
+                             types.boolean))
+    data = types.Tuple((ARR2, ARR2, ARR2, ARR2, ARR, ARR))
+    outputs = types.Tuple((ARR2, types.float64[:, :, ::1], ARR, i64, i64, i64))
+    return runs, functions, data, outputs
+
+
+def _all_arguments(state_type):
+    """The types of :func:`_fit_all`'s arguments after ``fit_row``: the records' fields,
+    in its order."""
+    runs, functions, data, outputs = (r.types for r in _row_records(state_type))
+    return (*runs[:6], *functions[:5], *runs[6:], functions[5], *data, *outputs)
 
 
 def fit_all(state_type):
@@ -1020,10 +1086,11 @@ def fit_all(state_type):
         # which could not leave a prange task through a function pointer.
         options = dict(nogil=True, cache=True, error_model="numpy")
         jacobian = _compiled(JACOBIAN_FN.signature, _jacobian, options)
-        row_args = _row_arguments(state_type)
-        fit_row = _compiled(types.none(types.int64, *row_args), _fit_row, options)
+        fit_row = _compiled(types.none(types.int64, *_row_records(state_type)), _fit_row,
+                            options)
         row_fn = types.FunctionType(fit_row.nopython_signatures[0])
-        fit = _compiled(types.none(row_fn, *row_args), _fit_all, dict(options, parallel=True))
+        fit = _compiled(types.none(row_fn, *_all_arguments(state_type)), _fit_all,
+                        dict(options, parallel=True))
         pieces = _DRIVERS[state_type] = (fit, fit_row, jacobian)
     fit, fit_row, jacobian = pieces
 
@@ -1038,12 +1105,10 @@ def fit_all(state_type):
 
 def _compiled(signature, function, options):
     # numba.njit(signature, ...), locked before it compiles and saves to the disk
-    # cache (see _cache.locked): compiled for that signature alone, as numba's
+    # cache (see _jit.locked): compiled for that signature alone, as numba's
     # decorator does (a call with other types must not compile another).
     dispatcher = locked(numba.njit(**options)(function))
     dispatcher.compile(signature)
     dispatcher.disable_compile()
     return dispatcher
 
-
-lock_all(globals())

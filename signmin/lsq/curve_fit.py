@@ -2,46 +2,35 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
-import weakref
 from collections.abc import Callable
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.linalg import cholesky, solve_triangular, svd
+from scipy.linalg import cholesky, svd
 from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning, least_squares, leastsq
 
-# least_squares' own finite-difference engine: it keeps every step inside the
-# bounds and takes steps relative to |p|, which the public approx_fprime does not.
-from scipy.optimize._numdiff import approx_derivative
-
-from ._minimize import minimize_rprop
-from ._numerics import EPS
-from ._numerics import REL_STEP as _REL_STEP
-from ._status import Status
+from .._numerics import EPS
+from .._numerics import REL_STEP as _REL_STEP
+from .._status import Status
+from ..rprop.minimize import minimize_rprop
+from .common import BRACKET_OPTIONS, MAXITER, bounds_arrays, feasible_start, parameter_count
+from .residuals import LOSSES, Residuals
 
 __all__ = ["curve_fit"]
 
 #: The default difference scheme (see Notes of `curve_fit`).
 DEFAULT_FD = "3-point"
-#: Tolerances of the polish: it only has to settle the last digits.
-_POLISH_OPTIONS = dict(ftol=EPS, xtol=EPS, gtol=EPS, x_scale="jac")
-#: The polish's budget of evaluations, per parameter.
-POLISH_MAX_NFEV = 1000
+#: Tolerances of the trust-region finish: it only has to settle the last digits.
+_TRUST_REGION_OPTIONS = dict(ftol=EPS, xtol=EPS, gtol=EPS, x_scale="jac")
+#: The trust-region finish's budget of evaluations, per parameter.
+TRUST_REGION_MAX_NFEV = 1000
 #: Options of every `minimize_rprop` run here, unless given: the sign method
 #: itself (its own L-BFGS-B finish, ``polish``, is replaced by the
 #: least-squares one here).
-RPROP_OPTIONS = dict(polish=False, accelerate=False)
-#: Options of the first, bracketing run, unless given: steps that grow by the
-#: golden ratio (as `scipy.optimize.bracket` widens its interval) bracket in 5
-#: steps what takes 8 at 1.2 (median, on the families of
-#: benchmarks/curve_fit_speed.py), and reach the best cost as often or more.
-BRACKET_OPTIONS = dict(etas=(0.5, 1.618))
-#: Rprop's default budget per round when the polish follows: enough to reach the basin.
-MAXITER = 2000
+RPROP_ONLY = dict(polish=False, accelerate=False)
 #: At most this many rounds of Rprop and polish.
 MAX_ROUNDS = 10
 #: Tolerances of the Levenberg-Marquardt finish (MINPACK): to the last digit,
@@ -57,15 +46,11 @@ GN_SETTLED = 1e-6
 #: The largest cosine between the residuals and a column of the Jacobian at a
 #: point taken as stationary (see `_stationary`).
 STATIONARY = 1e-3
-#: The rounding error of the cost, in units of ``eps |r| |y|`` (see `cost_noise`).
-COST_NOISE = 4
 #: The accuracy of a Jacobian by finite differences, relative to its columns
 #: (central: eps**(2/3), forward: eps**(1/2)), with a margin of 10: columns
 #: dependent to within it are dependent (see `_determined`).
 _FD_RANK_TOL = {scheme: 10 * step ** (2 if scheme == "3-point" else 1)
                 for scheme, step in _REL_STEP.items()}
-#: The largest array (rows x residuals) the model is asked for in one call.
-VECTORIZE_MAX_SIZE = 2 ** 20
 #: Relative distance within which a parameter counts as on its bound.
 _AT_BOUND = 1e-10
 #: MINPACK's info to `least_squares`' status: 6-8 are 2, 3 and 1 met at the
@@ -89,325 +74,44 @@ _MINPACK_MESSAGES = {
 _IER = {Status.GTOL: 1, Status.FTOL: 2, Status.NO_PROGRESS: 2, Status.XTOL: 3}
 
 
-def _soft_l1(z):
-    t = 1 + z
-    return np.array([2 * (t ** 0.5 - 1), t ** -0.5, -0.5 * t ** -1.5])
 
 
-def _huber(z):
-    inner = z <= 1
-    zz = np.where(inner, 1.0, z)  # keeps the unused branch finite
-    return np.array([np.where(inner, z, 2 * zz ** 0.5 - 1),
-                     np.where(inner, 1.0, zz ** -0.5),
-                     np.where(inner, 0.0, -0.5 * zz ** -1.5)])
 
+@dataclass
+class _Fit:
+    """Where a search for the best fit stands: its point and how it got there.
 
-def _cauchy(z):
-    t = 1 + z
-    return np.array([np.log1p(z), 1 / t, -1 / t ** 2])
-
-
-def _arctan(z):
-    t = 1 + z ** 2
-    return np.array([np.arctan(z), 1 / t, -2 * z / t ** 2])
-
-
-#: rho(z), rho'(z), rho''(z) of `least_squares`' losses, z the squared residual.
-LOSSES = {"linear": None, "soft_l1": _soft_l1, "huber": _huber, "cauchy": _cauchy,
-          "arctan": _arctan}
-
-
-#: Per model, per shapes of the data: whether it broadcasts parameter columns
-#: (see `_Residuals.rows`), as the first fit found out; later fits skip the check.
-_BROADCASTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-class _Residuals:
-    """Weighted residuals ``r(p) = L^-1 (f(xdata, *p) - ydata)``, their Jacobian and cost.
-
-    ``L`` is 1/sigma for a 1-D `sigma` and the Cholesky factor of a 2-D one, as in
-    SciPy. Every call of the model is counted, finite differences included.
+    Filled in as the search goes (the finish, then the inspection of its
+    point), hence mutable.
     """
 
-    def __init__(self, f, xdata, ydata, transform, jac, fd, loss, f_scale, bounds,
-                 vectorize=None):
-        self.f, self.xdata, self.ydata, self.transform = f, xdata, ydata, transform
-        self.jac, self.fd, self.bounds = jac, fd, bounds
-        self.loss, self.f_scale = loss, f_scale
-        self.unbounded = not (np.isfinite(bounds[0]).any() or np.isfinite(bounds[1]).any())
-        #: Whether the model takes parameters as columns (None: not known yet).
-        self.vectorized = vectorize
-        self._checked = vectorize is not None
-        if vectorize is None:
-            # What an earlier fit found out about this model with data of these shapes.
-            self.vectorized = _BROADCASTS.get(f, {}).get(self._shapes())
-            self._checked = self.vectorized is not None
-        self.nfev = 0
-        self.njev = 0
-        self._y_size = None
-        self._last = None
-
-    def _shapes(self):
-        t = self.transform
-        return (np.shape(self.xdata), self.ydata.size, None if t is None else t.ndim)
-
-    def _remember(self):
-        try:
-            _BROADCASTS.setdefault(self.f, {})[self._shapes()] = self.vectorized
-        except TypeError:  # a model that cannot be weakly referenced is checked every fit
-            pass
-
-    def _weigh(self, v):
-        t = self.transform
-        if t is None:
-            return v
-        if t.ndim < 2:
-            return v * (t if v.ndim == 1 else t.reshape(-1, 1))
-        return solve_triangular(t, v, lower=True)
-
-    def __call__(self, p):
-        self.nfev += 1
-        r = np.asarray(self.f(self.xdata, *p), dtype=float) - self.ydata
-        r = r if self.transform is None else self._weigh(r)
-        self._last = (p.copy(), r)
-        return r
-
-    def at(self, p):
-        """The residuals at `p`: those of the last call if it was there (MINPACK's
-        last call is usually at the point it returns), else a new call."""
-        last = self._last
-        if last is not None and np.array_equal(last[0], p):
-            return last[1]
-        return self(p)
-
-    def rows(self, P):
-        """The residuals at each row of `P` (k x n), as a k x m array.
-
-        One call of the model with each parameter a column of k values, where
-        the model broadcasts them (NumPy code usually does: ``a * np.exp(-b *
-        x)`` with ``a`` and ``b`` of shape (k, 1) is k rows); else, or where
-        the array would be large, one call per row. Whether the model
-        broadcasts is found out on the first call: the columns must give each
-        row's single call (to 64 ulps; a SIMD loop may round a row's last
-        digit differently), or the model is only ever called row by row. The
-        residuals weighted by a covariance's factor are always row by row.
-        """
-        k, m = P.shape[0], self.ydata.size
-        t = self.transform
-        # (With a covariance's factor, solving for all rows at once would round
-        # differently from solving for each.)
-        if (self.vectorized is not False and k * m <= VECTORIZE_MAX_SIZE
-                and (t is None or t.ndim < 2)):
-            try:
-                F = np.asarray(self.f(self.xdata, *P.T.copy()[:, :, np.newaxis]), dtype=float)
-                if F.shape != (k, m):
-                    F = np.broadcast_to(F, (k, m))
-            except Exception:  # noqa: BLE001 - any failure means: call it row by row
-                self.vectorized, self._checked = False, True
-                self._remember()
-            else:
-                self.nfev += 1
-                F = F - self.ydata if t is None else (F - self.ydata) * t
-                if self._checked:
-                    return F
-                each = np.array([self(p) for p in P])
-                self._checked = True
-                finite = np.isfinite(each)
-                size = np.max(np.abs(each[finite]), initial=0.0)
-                self.vectorized = bool(
-                    np.array_equal(F[~finite], each[~finite], equal_nan=True)
-                    and np.all(np.abs(F[finite] - each[finite]) <= 64 * EPS * size))
-                self._remember()
-                # The values every later call will give, to the last bit.
-                return F if self.vectorized else each
-        return np.array([self(p) for p in P])
-
-    def jacobian(self, p, r, scheme=None):
-        """The m x n Jacobian of the weighted residuals at `p`, where they are `r`.
-
-        `scheme` overrides the difference scheme (a callable `jac` is always
-        used); `r` may be None.
-        """
-        if callable(self.jac):
-            self.njev += 1
-            return self._weigh(np.atleast_2d(np.asarray(self.jac(self.xdata, *p), dtype=float)))
-        scheme = scheme or self.fd
-        if self.unbounded:
-            return self._differences(p, r, scheme)[1]
-        return approx_derivative(self, p, method=scheme, rel_step=_REL_STEP[scheme], f0=r,
-                                 bounds=self.bounds)
-
-    def _steps(self, p, scheme):
-        """`approx_derivative`'s steps at `p` (in Python floats, which round as float64)."""
-        rel = _REL_STEP[scheme]
-        x = p.tolist()
-        h = []
-        for pj in x:
-            sign = 1.0 if pj >= 0 else -1.0
-            hj = rel * sign * abs(pj)
-            if (pj + hj) - pj == 0:
-                hj = rel * sign * max(1.0, abs(pj))
-            h.append(hj)
-        return x, h
-
-    def _forward(self, p, with_center):
-        """Forward differences at `p`: ``(F, dx)``, F the residuals at ``p + h_j e_j``
-        (after those at `p` itself if `with_center`), called as `rows`."""
-        x, h = self._steps(p, "2-point")
-        n = p.size
-        moved = p + np.array(h)
-        P = np.empty((n + 1, n) if with_center else (n, n))
-        P[:] = p
-        P[1 if with_center else 0:].flat[::n + 1] = moved
-        return self.rows(P), moved - p
-
-    def _differences(self, p, r, scheme):
-        """`approx_derivative`'s dense differences without bounds: ``(r, J)``.
-
-        The same steps, points and quotients, called as `rows`: all at once
-        where the model broadcasts, else one by one in `approx_derivative`'s
-        order, to the same Jacobian to the last bit. A forward scheme
-        evaluates `r` too if it is None (in the same call).
-        """
-        if scheme == "2-point":
-            F, dx = self._forward(p, r is None)
-            if r is None:
-                r, F = F[0], F[1:]
-            return r, ((F - r) / dx[:, np.newaxis]).T
-        n = p.size
-        h = np.array(self._steps(p, scheme)[1])
-        below, above = p - h, p + h
-        P = np.empty((2 * n, n))
-        P[:] = p
-        P[0::2].flat[::n + 1] = below
-        P[1::2].flat[::n + 1] = above
-        F = self.rows(P)
-        return r, ((F[1::2] - F[0::2]) / (above - below)[:, np.newaxis]).T
-
-    def rho(self, r):
-        """``rho``, ``rho'`` and ``rho''`` at ``z = r**2``, scaled as `least_squares` does."""
-        if self.loss is None:
-            return np.array([r ** 2, np.ones_like(r), np.zeros_like(r)])
-        c2 = self.f_scale ** 2
-        rho = np.array(self.loss(r ** 2 / c2), dtype=float)
-        rho[0] *= c2
-        rho[2] /= c2
-        return rho
-
-    def cost(self, r):
-        """``0.5 * sum(rho(r**2))``: `least_squares`' cost."""
-        if self.loss is None:
-            return 0.5 * float(np.sum(r * r))
-        return 0.5 * float(np.sum(self.rho(r)[0]))
-
-    def cost_noise(self, r):
-        """The rounding error of the cost near residuals `r`: ``|r| * eps * |weighted y|``.
-
-        The residuals are differences of the model and the data, each
-        rounded at ``eps`` times their size; where the fit is close, that is
-        far above ``eps`` times the cost.
-        """
-        if self._y_size is None:
-            self._y_size = float(np.linalg.norm(self._weigh(np.abs(self.ydata))))
-        return COST_NOISE * EPS * self._y_size * float(np.linalg.norm(r))
-
-    def cost_and_gradient(self, p, scheme=None):
-        """The cost and its gradient ``J^T (rho'(r**2) * r)``, for `minimize_rprop`."""
-        r = self(p)
-        if not np.isfinite(r).all():
-            return np.inf, np.zeros(p.size)
-        J = self.jacobian(p, r, scheme)
-        if self.loss is None:
-            return 0.5 * float(np.sum(r * r)), J.T @ r
-        rho = self.rho(r)
-        return 0.5 * float(np.sum(rho[0])), J.T @ (rho[1] * r)
-
-    def coarse_cost_and_gradient(self, p):
-        """The same by forward differences, n + 1 calls instead of 2n + 1, or one.
-
-        Far from the minimum, which is where the bracketing run works, the
-        signs of the gradient do not need the accuracy of central
-        differences. Where the model broadcasts (see `rows`), the residuals
-        and their n differences come from one call, and the gradient from
-        them directly, ``g_j = (r(p + h_j e_j) - r) . w / dx_j`` with ``w =
-        rho' r``, without forming J.
-        """
-        if callable(self.jac) or not self.unbounded or self.vectorized is False:
-            return self.cost_and_gradient(p, "2-point")
-        if self.vectorized is None:
-            # Not known yet: the model's first call is as its author wrote it.
-            r = self(p)
-            if not np.isfinite(r).all():
-                return np.inf, np.zeros(p.size)
-            F, dx = self._forward(p, False)
-        else:
-            F, dx = self._forward(p, True)
-            r, F = F[0], F[1:]
-        if self.loss is None:
-            cost = 0.5 * float(r @ r)
-            if not math.isfinite(cost):
-                return np.inf, np.zeros(p.size)
-            return cost, ((F - r) @ r) / dx
-        if not np.isfinite(r).all():
-            return np.inf, np.zeros(p.size)
-        rho = self.rho(r)
-        return 0.5 * float(np.sum(rho[0])), ((F - r) @ (rho[1] * r)) / dx
-
-    def scaled_jacobian(self, p, r, J=None):
-        """The Jacobian whose ``J^T J`` is the Gauss-Newton Hessian of the cost.
-
-        For a robust loss it is scaled by ``sqrt(rho' + 2 rho'' r**2)``, floored
-        at eps, exactly as `least_squares` returns it (SciPy's pcov uses it).
-        `J`, if given, is the plain Jacobian at `p`.
-        """
-        J = self.jacobian(p, r) if J is None else J
-        if self.loss is None:
-            return J
-        rho = self.rho(r)
-        scale = np.maximum(rho[1] + 2 * rho[2] * r ** 2, EPS) ** 0.5
-        return J * scale[:, np.newaxis]
-
-    def weighted(self, r):
-        """``rho'(r**2) * r``: the residuals as the gradient ``J^T (rho' r)`` sees them."""
-        return r if self.loss is None else self.rho(r)[1] * r
-
-
-def _parameter_count(f):
-    # A numba dispatcher's signature is its Python function's.
-    target = getattr(f, "py_func", f)
-    try:
-        params = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        params = ()
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) < 2:
-        raise ValueError("Unable to determine number of fit parameters.")
-    return len(positional) - 1
-
-
-def _bounds_arrays(bounds, n):
-    lb, ub = (bounds.lb, bounds.ub) if isinstance(bounds, Bounds) else bounds
-    if type(lb) is float and type(ub) is float and lb == -np.inf and ub == np.inf:
-        # The default, quickly.
-        return np.full(n, -np.inf), np.full(n, np.inf)
-    try:
-        lb = np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy()
-        ub = np.broadcast_to(np.asarray(ub, dtype=float), (n,)).copy()
-    except ValueError:
-        raise ValueError("Inconsistent shapes between bounds and `x0`.") from None
-    if np.any(lb > ub):
-        raise ValueError("Each lower bound must be less than or equal to each upper bound.")
-    return lb, ub
-
-
-def _feasible_start(lb, ub):
-    """SciPy's default p0 under bounds: 1, the midpoint, or 1 inside a one-sided bound."""
-    p0 = np.ones_like(lb)
-    lo, hi = np.isfinite(lb), np.isfinite(ub)
-    p0[lo & hi] = 0.5 * (lb[lo & hi] + ub[lo & hi])
-    p0[lo & ~hi] = lb[lo & ~hi] + 1
-    p0[~lo & hi] = ub[~lo & hi] - 1
-    return p0
+    x: np.ndarray
+    #: The cost at ``x``.
+    cost: float
+    #: The last Rprop run's result.
+    rprop: OptimizeResult
+    #: Rprop's steps and runs (rounds), over every run that led here.
+    nit: int
+    rounds: int = 1
+    #: The least-squares finish's result (``least_squares``'), or None.
+    finish: OptimizeResult | None = None
+    #: Whether ``x`` is the finish's point.
+    finished: bool = False
+    converged: bool = False
+    #: Whether `_inspect` vouches for ``x`` (determined and stationary), or the
+    #: search must end here.
+    trusted: bool = False
+    #: Whether J has full rank at ``x`` (None: not known).
+    determined: bool | None = None
+    #: J (scaled for the loss), its SVD ``(s, VT)`` and the residuals at ``x``,
+    #: where already computed (None otherwise).
+    J: np.ndarray | None = None
+    svd: tuple | None = None
+    r: np.ndarray | None = None
+    #: The fast way's fit, when the robust way ran after it.
+    first: _Fit | None = None
+    #: How many times the robust way ran.
+    tries: int = 0
 
 
 def _prepare_data(xdata, ydata, sigma, check_finite, nan_policy):
@@ -473,26 +177,27 @@ def _fd_scheme(jac):
     return jac
 
 
-def _polish(res, x, loss, f_scale):
+def _trust_region(residuals, x, loss, f_scale):
     """Trust-region least-squares steps from Rprop's point.
 
     Returns the `least_squares` result, or None where it cannot run (a fixed
     parameter, which it does not accept).
     """
-    lb, ub = res.bounds
+    lb, ub = residuals.bounds
     if np.any(lb >= ub):
         return None
     # The fast differences where they apply; a forward scheme would cost them one
     # call more than least_squares' own, which hands them the residuals.
-    fast = res.unbounded and res.fd == "3-point"
-    jac = (lambda p: res.jacobian(p, None)) if callable(res.jac) or fast else res.fd
-    kwargs = {} if callable(jac) else {"diff_step": _REL_STEP[res.fd]}
-    return least_squares(res, x, jac=jac, bounds=(lb, ub), method="trf", loss=loss,
-                         f_scale=f_scale, max_nfev=POLISH_MAX_NFEV * x.size,
-                         **_POLISH_OPTIONS, **kwargs)
+    fast = residuals.unbounded and residuals.fd == "3-point"
+    exact = callable(residuals.jac) or fast
+    jac = (lambda p: residuals.jacobian(p, None)) if exact else residuals.fd
+    kwargs = {} if callable(jac) else {"diff_step": _REL_STEP[residuals.fd]}
+    return least_squares(residuals, x, jac=jac, bounds=(lb, ub), method="trf", loss=loss,
+                         f_scale=f_scale, max_nfev=TRUST_REGION_MAX_NFEV * x.size,
+                         **_TRUST_REGION_OPTIONS, **kwargs)
 
 
-def _levenberg_marquardt(res, x, tight=True):
+def _levenberg_marquardt(residuals, x, tight=True):
     """MINPACK's Levenberg-Marquardt (`scipy.optimize.leastsq`) from `x`, without bounds.
 
     With a callable `jac` it takes that Jacobian (lmder); otherwise MINPACK's
@@ -503,29 +208,30 @@ def _levenberg_marquardt(res, x, tight=True):
     ``success``, ``message``, ``nfev``), with ``method='lm'`` and ``exact``:
     whether its Jacobian was exact.
     """
-    exact = callable(res.jac)
-    dfun = (lambda p: res.jacobian(p, None)) if exact else None  # noqa: E731
+    exact = callable(residuals.jac)
+    dfun = (lambda p: residuals.jacobian(p, None)) if exact else None  # noqa: E731
     options = _LM_TIGHT if tight or exact else _LM_LOOSE
-    nfev = res.nfev
+    nfev = residuals.nfev
     with warnings.catch_warnings():
         # leastsq warns where it stops short; the caller judges that. (Without
         # full_output, which costs as much again as a fit's own work here.)
         warnings.filterwarnings("ignore", r"(Number of calls to function|[fxg]tol=)",
                                 RuntimeWarning)
-        x, ier = leastsq(res, x, Dfun=dfun, **options, maxfev=LM_MAX_NFEV * (x.size + 1))
+        x, ier = leastsq(residuals, x, Dfun=dfun, **options, maxfev=LM_MAX_NFEV * (x.size + 1))
     status = _FROM_MINPACK.get(ier, -1)
     message = _MINPACK_MESSAGES.get(ier, "Improper input.")
-    return OptimizeResult(x=x, fun=res.at(x), status=status, success=status > 0, message=message,
-                          nfev=res.nfev - nfev, method="lm", exact=exact)
+    return OptimizeResult(x=x, fun=residuals.at(x), status=status, success=status > 0,
+                          message=message, nfev=residuals.nfev - nfev, method="lm",
+                          exact=exact)
 
 
-def _finish(res, x, loss, f_scale, tight):
+def _least_squares_finish(residuals, x, loss, f_scale, tight):
     """The least-squares finish from `x`: Levenberg-Marquardt where it applies
     (no bounds, the linear loss, at least as many residuals as parameters, as
     SciPy's own default), the polish's trust region otherwise."""
-    if res.unbounded and res.loss is None and res.ydata.size >= x.size:
-        return _levenberg_marquardt(res, x, tight=tight)
-    ls = _polish(res, x, loss, f_scale)
+    if residuals.unbounded and residuals.loss is None and residuals.ydata.size >= x.size:
+        return _levenberg_marquardt(residuals, x, tight=tight)
+    ls = _trust_region(residuals, x, loss, f_scale)
     if ls is not None:
         ls.exact = True
     return ls
@@ -583,7 +289,7 @@ def _stationary(norms, w, g, held):
     return bool(np.all(ok if held is None else ok | held))
 
 
-def _onto_bounds(res, x, r, cost, held):
+def _onto_bounds(residuals, x, r, cost, held):
     """`x` with the `held` parameters put on their bounds, unless that costs more than rounding.
 
     Trust-region iterates stay strictly inside the bounds, so a constrained
@@ -591,18 +297,18 @@ def _onto_bounds(res, x, r, cost, held):
     1); Rprop's iterates, clipped to the box, reach it. The gradient pushes
     each held parameter outwards, so the cost can only fall, up to rounding.
     """
-    lb, ub = res.bounds
+    lb, ub = residuals.bounds
     x_new = np.where(held, np.where(np.abs(x - lb) <= np.abs(x - ub), lb, ub), x)
     if np.array_equal(x_new, x):
         return x, r, cost
-    r_new = res(x_new)
-    cost_new = res.cost(r_new) if np.isfinite(r_new).all() else np.inf
-    if cost_new <= cost + res.cost_noise(r):
+    r_new = residuals(x_new)
+    cost_new = residuals.cost(r_new) if np.isfinite(r_new).all() else np.inf
+    if cost_new <= cost + residuals.cost_noise(r):
         return x_new, r_new, cost_new
     return x, r, cost
 
 
-def _bracket_and_finish(res, p0, loss, f_scale, options):
+def _bracket_and_finish(residuals, p0, loss, f_scale, options):
     """Rprop until each parameter's minimum is bracketed, then the least-squares finish.
 
     The cheap way in: the bracketing run takes forward differences and stops
@@ -622,34 +328,34 @@ def _bracket_and_finish(res, p0, loss, f_scale, options):
     linearly), Levenberg-Marquardt goes on from there to `_LM_TIGHT`, and
     the step is taken again.
     """
-    gradient = res.cost_and_gradient if callable(res.jac) else res.coarse_cost_and_gradient
-    bounds = None if res.unbounded else Bounds(*res.bounds)
+    gradient = (residuals.cost_and_gradient if callable(residuals.jac)
+                else residuals.coarse_cost_and_gradient)
+    bounds = None if residuals.unbounded else Bounds(*residuals.bounds)
     rprop = minimize_rprop(gradient, p0, jac=True, bounds=bounds, until_bracketed=True,
-                           **{**RPROP_OPTIONS, **BRACKET_OPTIONS, **options})
+                           **{**RPROP_ONLY, **BRACKET_OPTIONS, **options})
     stopped = rprop.status == Status.CALLBACK or not np.isfinite(rprop.fun)
-    fit = SimpleNamespace(x=rprop.x, cost=rprop.fun, rprop=rprop, polish=None, polished=False,
-                          converged=False, nit=rprop.nit, rounds=1, J=None, svd=None, r=None,
-                          trusted=stopped, first=None, tries=0)
+    fit = _Fit(x=rprop.x, cost=rprop.fun, rprop=rprop, nit=rprop.nit, trusted=stopped,
+               tries=0)
     if stopped:
         return fit
     for tight in (False, True):
-        ls = _finish(res, fit.x, loss, f_scale, tight)
-        if ls is None or not res.cost(ls.fun) <= fit.cost:
+        ls = _least_squares_finish(residuals, fit.x, loss, f_scale, tight)
+        if ls is None or not residuals.cost(ls.fun) <= fit.cost:
             # A worse point than its start: kept only if the first finish's.
-            fit.polish = fit.polish or ls
+            fit.finish = fit.finish or ls
             break
-        fit.polish, fit.polished, fit.converged = ls, True, bool(ls.success)
-        fit.x, fit.cost, fit.r = ls.x, res.cost(ls.fun), ls.fun
+        fit.finish, fit.finished, fit.converged = ls, True, bool(ls.success)
+        fit.x, fit.cost, fit.r = ls.x, residuals.cost(ls.fun), ls.fun
         if not fit.converged:
             break
-        step = _inspect(res, fit, gauss_newton=ls.get("method") == "lm" and not ls.exact)
+        step = _inspect(residuals, fit, gauss_newton=ls.get("method") == "lm" and not ls.exact)
         if not fit.trusted or step is None or np.all(
                 np.abs(step) <= GN_SETTLED * np.abs(fit.x)):
             break
     return fit
 
 
-def _inspect(res, fit, gauss_newton):
+def _inspect(residuals, fit, gauss_newton):
     """Judge the finish's point `fit.x` (residuals `fit.r`); return the Gauss-Newton step taken.
 
     Computes J there (kept in `fit` for pcov with its SVD), puts parameters
@@ -661,35 +367,35 @@ def _inspect(res, fit, gauss_newton):
     kept unless it raises the cost beyond rounding, and returns it (else None).
     """
     x, r = fit.x, fit.r
-    J = res.jacobian(x, r)
-    Js = res.scaled_jacobian(x, r, J)
-    w = res.weighted(r)
+    J = residuals.jacobian(x, r)
+    Js = residuals.scaled_jacobian(x, r, J)
+    w = residuals.weighted(r)
     g = J.T @ w
     held = None
-    if not res.unbounded:
-        held = _against_bounds(x, g, res.bounds)
+    if not residuals.unbounded:
+        held = _against_bounds(x, g, residuals.bounds)
         if held.any():
-            fit.x, fit.r, fit.cost = _onto_bounds(res, x, r, fit.cost, held)
+            fit.x, fit.r, fit.cost = _onto_bounds(residuals, x, r, fit.cost, held)
     fit.J, fit.svd, fit.trusted, fit.determined = Js, None, False, None
     if not np.isfinite(Js).all():
         return None
     U, s, VT = np.linalg.svd(Js, full_matrices=False)
     fit.svd = (s, VT)
     norms = np.sqrt(np.einsum("ij,ij->j", J, J))
-    fit.determined = _determined(Js, res.fd, s, norms if Js is J else None)
+    fit.determined = _determined(Js, residuals.fd, s, norms if Js is J else None)
     fit.trusted = fit.determined and _stationary(norms, w, g, held)
     if not (fit.trusted and gauss_newton):
         return None
     # J is Js for the linear loss, the only one Levenberg-Marquardt takes.
     step = -(VT.T @ ((U.T @ fit.r) / s))
-    r_new = res(fit.x + step)
-    cost_new = res.cost(r_new)
-    if cost_new <= fit.cost + res.cost_noise(fit.r):
+    r_new = residuals(fit.x + step)
+    cost_new = residuals.cost(r_new)
+    if cost_new <= fit.cost + residuals.cost_noise(fit.r):
         fit.x, fit.cost, fit.r = fit.x + step, cost_new, r_new
     return step
 
 
-def _rounds(res, p0, polish, loss, f_scale, options):
+def _rounds(residuals, p0, polish, loss, f_scale, options):
     """Rprop, then the polish from its point; again from the better point until one converges.
 
     A fresh Rprop run restarts step sizes that collapsed in a curved valley,
@@ -697,27 +403,26 @@ def _rounds(res, p0, polish, loss, f_scale, options):
     so where neither converges alone they take turns (at most `MAX_ROUNDS`,
     while the cost goes down).
     """
-    bounds = Bounds(*res.bounds)
+    bounds = Bounds(*residuals.bounds)
     x, cost, nit, rounds = p0, np.inf, 0, 0
     while rounds < (MAX_ROUNDS if polish else 1):
-        rprop = minimize_rprop(res.cost_and_gradient, x, jac=True, bounds=bounds,
-                               **{**RPROP_OPTIONS, **options})
+        rprop = minimize_rprop(residuals.cost_and_gradient, x, jac=True, bounds=bounds,
+                               **{**RPROP_ONLY, **options})
         nit, rounds = nit + rprop.nit, rounds + 1
         # least_squares refuses a start where the residuals are not finite.
         ready = polish and rprop.status != Status.CALLBACK and np.isfinite(rprop.fun)
-        ls = _polish(res, rprop.x, loss, f_scale) if ready else None
-        polished = ls is not None and res.cost(ls.fun) <= rprop.fun
+        ls = _trust_region(residuals, rprop.x, loss, f_scale) if ready else None
+        polished = ls is not None and residuals.cost(ls.fun) <= rprop.fun
         last_cost = cost
-        x, cost = (ls.x, res.cost(ls.fun)) if polished else (rprop.x, rprop.fun)
+        x, cost = (ls.x, residuals.cost(ls.fun)) if polished else (rprop.x, rprop.fun)
         converged = ls.success if polished else rprop.success
         if converged or cost >= last_cost or rprop.status == Status.CALLBACK:
             break
-    return SimpleNamespace(x=x, cost=cost, rprop=rprop, polish=ls, polished=polished,
-                           converged=converged, nit=nit, rounds=rounds, J=None, svd=None, r=None,
-                           first=None, tries=1)
+    return _Fit(x=x, cost=cost, rprop=rprop, finish=ls, finished=polished,
+                converged=converged, nit=nit, rounds=rounds, tries=1)
 
 
-def _search(res, p0, polish, loss, f_scale, options):
+def _search(residuals, p0, polish, loss, f_scale, options):
     """The fast way first (`_bracket_and_finish`), the robust one where it is not trusted.
 
     The robust way is `_rounds` from `p0`: Rprop to its own stop (at most
@@ -736,19 +441,19 @@ def _search(res, p0, polish, loss, f_scale, options):
     """
     first = None
     if polish and options.pop("until_bracketed", True):
-        first = _bracket_and_finish(res, p0, loss, f_scale, options)
+        first = _bracket_and_finish(residuals, p0, loss, f_scale, options)
         if first.trusted:
             return first
     tries = [{}] if first is None or "accelerate" in options else [{}, {"accelerate": True}]
     fits = []
     for extra in tries:
-        fits.append(_rounds(res, p0, polish, loss, f_scale, {**options, **extra}))
+        fits.append(_rounds(residuals, p0, polish, loss, f_scale, {**options, **extra}))
         fit = fits[-1]
         if len(tries) == 1 or fit.rprop.status == Status.CALLBACK:
             break
         if fit.converged:
-            fit.r = res(fit.x)
-            _inspect(res, fit, gauss_newton=False)
+            fit.r = residuals(fit.x)
+            _inspect(residuals, fit, gauss_newton=False)
             if fit.trusted:
                 break
     done = fits + ([first] if first is not None else [])
@@ -779,11 +484,11 @@ def _covariance(J, cost, m, n, absolute_sigma, fd, s_VT=None, determined=None):
 
 def _message(fit):
     text = f"Rprop: {fit.rprop.message}"
-    if fit.polish is not None:
-        verdict = "kept" if fit.polished else "discarded (it did not lower the cost)"
-        name = ("leastsq, MINPACK's Levenberg-Marquardt" if fit.polish.get("method") == "lm"
+    if fit.finish is not None:
+        verdict = "kept" if fit.finished else "discarded (it did not lower the cost)"
+        name = ("leastsq, MINPACK's Levenberg-Marquardt" if fit.finish.get("method") == "lm"
                 else "least_squares 'trf'")
-        text += f" Polish ({name}): {fit.polish.message} The polished point was {verdict}."
+        text += f" Polish ({name}): {fit.finish.message} The polished point was {verdict}."
     if fit.first is not None:
         why = ("converged to a point it could not vouch for (a rank-deficient Jacobian, or "
                "not stationary)" if fit.first.converged else "did not converge")
@@ -1069,35 +774,35 @@ def curve_fit(
     """
     if "args" in options:
         raise ValueError("'args' is not a supported keyword argument.")
-    n = _parameter_count(f) if p0 is None else np.atleast_1d(p0).size
-    lb, ub = _bounds_arrays(bounds, n)
-    p0 = _feasible_start(lb, ub) if p0 is None else np.atleast_1d(np.asarray(p0, dtype=float))
+    n = parameter_count(f) if p0 is None else np.atleast_1d(p0).size
+    lb, ub = bounds_arrays(bounds, n)
+    p0 = feasible_start(lb, ub) if p0 is None else np.atleast_1d(np.asarray(p0, dtype=float))
     if np.any((p0 < lb) | (p0 > ub)):
         raise ValueError("`p0` is infeasible: it lies outside the bounds.")
     if check_finite is None:
         check_finite = nan_policy is None
     xdata, ydata, sigma = _prepare_data(xdata, ydata, sigma, check_finite, nan_policy)
     loss_fn = _loss_function(loss)
-    res = _Residuals(f, xdata, ydata, _transform(sigma, ydata.size), jac, _fd_scheme(jac),
+    residuals = Residuals(f, xdata, ydata, _transform(sigma, ydata.size), jac, _fd_scheme(jac),
                      loss_fn, float(f_scale), (lb, ub), vectorize)
 
     if polish:
         options.setdefault("maxiter", MAXITER)
-    fit = _search(res, p0, polish, loss, f_scale, options)
+    fit = _search(residuals, p0, polish, loss, f_scale, options)
     if not fit.converged:
         raise RuntimeError("Optimal parameters not found: " + _message(fit))
 
-    x, r = fit.x, (res(fit.x) if fit.r is None else fit.r)
-    J, s_VT = (res.scaled_jacobian(x, r), None) if fit.J is None else (fit.J, fit.svd)
-    pcov, warn = _covariance(J, fit.cost, r.size, n, absolute_sigma, res.fd, s_VT,
+    x, r = fit.x, (residuals(fit.x) if fit.r is None else fit.r)
+    J, s_VT = (residuals.scaled_jacobian(x, r), None) if fit.J is None else (fit.J, fit.svd)
+    pcov, warn = _covariance(J, fit.cost, r.size, n, absolute_sigma, residuals.fd, s_VT,
                              fit.determined if fit.J is not None else None)
     if warn:
         warnings.warn("Covariance of the parameters could not be estimated",
                       category=OptimizeWarning, stacklevel=2)
     if not full_output:
         return x, pcov
-    infodict = dict(fvec=r, cost=fit.cost, nfev=res.nfev, njev=res.njev, nit=fit.nit,
+    infodict = dict(fvec=r, cost=fit.cost, nfev=residuals.nfev, njev=residuals.njev, nit=fit.nit,
                     rounds=fit.rounds, status=fit.rprop.status, message=fit.rprop.message,
-                    polish=fit.polish, polished=fit.polished)
-    ier = fit.polish.status if fit.polished else _IER.get(fit.rprop.status, 0)
+                    polish=fit.finish, polished=fit.finished)
+    ier = fit.finish.status if fit.finished else _IER.get(fit.rprop.status, 0)
     return x, pcov, infodict, _message(fit), ier

@@ -10,32 +10,24 @@ import numba
 import numpy as np
 from scipy.optimize import Bounds, OptimizeWarning
 
-from . import _batch
-from . import _kernel as K
-from ._curve_fit import (
-    BRACKET_OPTIONS,
-    MAXITER,
-    _bounds_arrays,
-    _feasible_start,
-    _parameter_count,
-    curve_fit,
-)
-from ._minimize import (
+from .. import _validate as V
+from .._status import Status
+from ..rprop import kernel as K
+from ..rprop.options import (
     INITIAL_STEP_FRACTION,
     XTOL,
-    _count,
-    _fill_scale_and_step,
-    _pair,
-    _stall_window,
-    _tolerance,
-    _variant,
+    check_options,
+    fill_scale_and_step,
+    new_run,
 )
-from ._status import Status
+from . import batch
+from .common import BRACKET_OPTIONS, MAXITER, bounds_arrays, feasible_start, parameter_count
+from .curve_fit import curve_fit
 
 __all__ = ["ManyFits", "curve_fit_many"]
 
 #: The Rprop options `curve_fit_many` passes on, and their defaults (those of `curve_fit`).
-RPROP_OPTIONS = {"variant": "irprop+", "etas": (0.5, 1.2), "step_sizes": (0.0, np.inf),
+OPTION_DEFAULTS = {"variant": "irprop+", "etas": (0.5, 1.2), "step_sizes": (0.0, np.inf),
                  "maxiter": MAXITER, "xtol": XTOL, "stall_window": None}
 #: What least_squares' ``ier`` (from `curve_fit`'s full output) says, as a Status.
 _FROM_IER = {1: Status.GTOL, 2: Status.FTOL, 3: Status.XTOL, 4: Status.XTOL}
@@ -212,7 +204,7 @@ def curve_fit_many(
            [3. , 1. ],
            [3. , 2. ]])
     """
-    unknown = set(options) - set(RPROP_OPTIONS)
+    unknown = set(options) - set(OPTION_DEFAULTS)
     if unknown:
         raise TypeError(f"curve_fit_many got unknown options: {', '.join(sorted(unknown))}")
     if _is_dask(ydata) or any(_is_dask(a) for a in (xdata, p0, sigma)):
@@ -264,10 +256,10 @@ class _Problem:
         m, k = y.shape
         self.y = _as_float("ydata", y, [(m, k)])
         self.x = _as_float("xdata", xdata, [(k,), (m, k)])
-        n = _parameter_count(f) if p0 is None else np.shape(p0)[-1] if np.ndim(p0) else 1
-        self.lower, self.upper = _bounds_arrays(bounds, n)
+        n = parameter_count(f) if p0 is None else np.shape(p0)[-1] if np.ndim(p0) else 1
+        self.lower, self.upper = bounds_arrays(bounds, n)
         if p0 is None:
-            self.p0 = _feasible_start(self.lower, self.upper)
+            self.p0 = feasible_start(self.lower, self.upper)
         else:
             self.p0 = _as_float("p0", np.atleast_1d(p0), [(n,), (m, n)])
         if np.any((self.p0 < self.lower) | (self.p0 > self.upper)):
@@ -286,7 +278,7 @@ class _Problem:
             raise ValueError("`jac` must be callable, None, '2-point' or '3-point'.")
         self.f, self.jac, self.m, self.k, self.n = f, jac, m, k, n
         self.absolute_sigma = bool(absolute_sigma)
-        self.options = {**RPROP_OPTIONS, **options}
+        self.options = {**OPTION_DEFAULTS, **options}
         self.given = set(options)
         self.compiled = _is_dispatcher(f) and (not callable(jac) or _is_dispatcher(jac))
 
@@ -307,35 +299,28 @@ class _Problem:
         etas = o["etas"]
         if bracketing and "etas" not in self.given:
             etas = BRACKET_OPTIONS.get("etas", etas)
-        eta_minus, eta_plus = _pair("etas", etas)
-        step_min, step_max = _pair("step_sizes", o["step_sizes"])
-        if not (0.0 < eta_minus < 1.0 < eta_plus < np.inf):
-            raise ValueError(f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {etas}")
-        if not (0.0 <= step_min <= step_max) or step_min == np.inf:
-            raise ValueError(f"step_sizes must satisfy 0 <= min <= max, got {o['step_sizes']}")
-        window = _stall_window(o["stall_window"], self.n)
+        options = check_options(
+            self.n, variant=o["variant"], etas=etas, step_sizes=o["step_sizes"],
+            maxiter=o["maxiter"], maxfev=None, xtol=o["xtol"], ftol=0.0, gtol=0.0, tol=None,
+            stall_window=o["stall_window"], polish=False, accelerate=False,
+            until_bracketed=True)
         bounded = np.isfinite(self.lower).any() or np.isfinite(self.upper).any()
         x0 = np.array(self.p0 if self.p0.ndim == 1 else self.p0[0])
-        scale = np.ones(self.n, dtype=np.float32)
-        run = K.new_state(
-            x0=x0, lower=self.lower.copy() if bounded else None,
-            upper=self.upper.copy() if bounded else None, scale=scale,
-            step0=np.full(self.n, INITIAL_STEP_FRACTION), variant=_variant(o["variant"]),
-            eta_minus=eta_minus, eta_plus=eta_plus, step_min=step_min, step_max=step_max,
-            xtol=_tolerance("xtol", o["xtol"]), ftol=0.0, gtol=0.0,
-            maxiter=_count("maxiter", o["maxiter"], minimum=0), maxfev=np.inf, eval_cost=1,
-            stall_window=window, jac_calls=1, jac_calls_nonfinite=1, until_bracketed=True)
-        return run
+        return new_run(options, x0=x0, lower=self.lower.copy() if bounded else None,
+                       upper=self.upper.copy() if bounded else None,
+                       scale=np.ones(self.n, dtype=np.float32),
+                       step0=np.full(self.n, INITIAL_STEP_FRACTION), eval_cost=1, jac_calls=1,
+                       jac_calls_nonfinite=1)
 
     def _compiled(self, threads):
         m, n = self.m, self.n
         run = self._template(bracketing=True)
         run_free = self._template(bracketing=False)
         with_jac = callable(self.jac)
-        model = _batch.model_adapter(self.f, n)
-        jacobian = _batch.jacobian_adapter(self.jac, n) if with_jac else _batch.NO_JACOBIAN
+        model = batch.model_adapter(self.f, n)
+        jacobian = batch.jacobian_adapter(self.jac, n) if with_jac else batch.NO_JACOBIAN
         self._check_adapters(model, jacobian, with_jac)
-        driver = _batch.fit_all(numba.typeof(run.state))
+        driver = batch.fit_all(numba.typeof(run.state))
         popt = np.empty((m, n))
         pcov = np.empty((m, n, n))
         cost = np.empty(m)
@@ -345,11 +330,11 @@ class _Problem:
         sigma = np.empty((1, 0)) if self.sigma is None else np.atleast_2d(self.sigma)
         previous = numba.get_num_threads()
         if threads is not None:
-            numba.set_num_threads(_count("threads", threads, minimum=1))
+            numba.set_num_threads(V.integer("threads", threads, minimum=1))
         try:
             driver(K.tell_for(run.spec), K.tell_for(K.without_bracket(run_free.spec)),
                    run.state, run_free.state, model, jacobian, with_jac, self.jac != "2-point",
-                   _fill_scale_and_step, INITIAL_STEP_FRACTION, self.absolute_sigma,
+                   fill_scale_and_step, INITIAL_STEP_FRACTION, self.absolute_sigma,
                    np.atleast_2d(self.x), self.y, sigma,
                    np.atleast_2d(self.p0), self.lower, self.upper, popt, pcov, cost, status,
                    nfev, njev)
@@ -406,7 +391,7 @@ class _Problem:
         nfev, njev = np.zeros(m, dtype=np.int64), np.zeros(m, dtype=np.int64)
         row = lambda a, i: a if a is None or a.ndim == 1 else a[i]  # noqa: E731
         options = {key: value for key, value in self.options.items()
-                   if value != RPROP_OPTIONS[key] or key == "maxiter"}
+                   if value != OPTION_DEFAULTS[key] or key == "maxiter"}
         for i in range(m):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OptimizeWarning)
@@ -455,7 +440,7 @@ def _lazy(f, xdata, ydata, p0, sigma, absolute_sigma, bounds, jac, check_finite,
         raise ValueError(f"ydata must have shape (m, k); got shape {y.shape}")
     y = y.rechunk({1: -1})
     m, k = y.shape
-    n = _parameter_count(f) if p0 is None else np.shape(p0)[-1] if np.ndim(p0) else 1
+    n = parameter_count(f) if p0 is None else np.shape(p0)[-1] if np.ndim(p0) else 1
     rows = y.chunks[0]
     per_set, names, shared = [], [], {}
     for name, value, width in (("xdata", xdata, k), ("p0", p0, n), ("sigma", sigma, k)):

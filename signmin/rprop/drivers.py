@@ -11,8 +11,8 @@ the same point twice.
 import numba
 import numpy as np
 
-from . import _kernel as K
-from ._status import Status
+from .._status import Status
+from . import kernel as K
 
 _CALLBACK = int(Status.CALLBACK)
 _NONFINITE = int(Status.NONFINITE)
@@ -42,7 +42,7 @@ def _entry_point(tell):
 
 
 def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
-    """Run the Python loop on ``run`` (a :class:`signmin._kernel.Run`);
+    """Run the Python loop on ``run`` (a :class:`signmin.rprop.kernel.Run`);
     return ``(status, f)``, f of the last evaluation."""
     from scipy.optimize import OptimizeResult
 

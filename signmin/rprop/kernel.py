@@ -36,18 +36,17 @@ accessors at the end.
 from __future__ import annotations
 
 import math
-import types as types_
 
 import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.experimental import structref
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import intrinsic, overload
 
-from ._cache import lock_all, locked
-from ._numerics import EPS
-from ._status import FTOL_WINDOW, Status
+from .._jit import cached, inline, renamed_copy
+from .._numerics import EPS
+from .._status import FTOL_WINDOW, Status
 
 # Variants.
 RPROP_PLUS, RPROP_MINUS, IRPROP_PLUS, IRPROP_MINUS = range(4)
@@ -144,7 +143,7 @@ class Run:
         self.state = _new_state(*(fields[name] for name in _FIELDS))
 
 
-@numba.njit(cache=True)
+@cached
 def _new_state(header, x_a, x_b, x_c, g_best, step, sign, dx_prev, lower, upper, scale,
                flipped, anchor):
     # Compiled once and cached: State(...) from Python would compile its
@@ -219,19 +218,19 @@ def _row(values, dtype=np.float64):
     return np.ascontiguousarray(values, dtype=dtype)
 
 
-@numba.njit(cache=True)
+@cached
 def _clip_into(out, values, lo, hi):
     for i in range(out.shape[0]):
         out[i] = min(max(values[i], lo), hi)
 
 
-@numba.njit(cache=True, inline="always")
+@cached(inline="always")
 def _sign(v):
     # NaN gives 0: a NaN derivative never moves x (the run stops on it anyway).
     return (v > 0.0) - (v < 0.0)
 
 
-@numba.njit(cache=True)
+@cached
 def _all_finite(g):
     for i in range(g.shape[0]):
         if not math.isfinite(g[i]):
@@ -239,7 +238,7 @@ def _all_finite(g):
     return True
 
 
-@numba.njit(cache=True, parallel=True)
+@cached(parallel=True)
 def _all_finite_parallel(g):
     n = g.shape[0]
     chunks = (n + PARALLEL_CHUNK - 1) // PARALLEL_CHUNK
@@ -286,7 +285,7 @@ def _address_of(typingctx, state):
     return types.intp(state), codegen
 
 
-@numba.njit(cache=True)
+@cached
 def state_address(state):
     """The address of ``state`` (its meminfo), for ``tell`` to take in its
     place: unboxing an integer costs a fraction of unboxing the state (measured:
@@ -317,7 +316,7 @@ def _as_state(state):
 
 
 # (Overloads not cached on their own: their dispatchers are numba's, out of
-# reach of _cache.locked; every caller's cache holds their code.)
+# reach of _jit.locked; every caller's cache holds their code.)
 @overload(_as_state)
 def _as_state_impl(state):
     if isinstance(state, types.Integer):
@@ -382,13 +381,13 @@ def _borrowed(typingctx, arr):
     return arr(arr), codegen
 
 
-@numba.njit(cache=True)
+@cached
 def _x_row(state, k):
     # Row k of the x rows (a counted reference).
     return (state.x_a, state.x_b, state.x_c)[k]
 
 
-@register_jitable(inline="always")
+@inline
 def _become_best(state, h, g, handed_over, f, cur, to):
     # The told point (row cur, gradient g, known finite) is the best; the
     # proposal from it is in row ``to``.
@@ -400,13 +399,13 @@ def _become_best(state, h, g, handed_over, f, cur, to):
     h[_IMPROVEMENTS] += 1.0
 
 
-@register_jitable(inline="always")
+@inline
 def _blocked(xi, gi, lo, hi):
     # The box blocks the descent here: the projected gradient is zero.
     return (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
 
 
-@register_jitable(inline="always")
+@inline
 def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, continues,
                   undo_always, bounded, xtol_on, ftol_on, bracket_on, gtol_on, check_finite):
     """The Rprop update of coordinates ``start:stop`` from ``x`` with gradient
@@ -494,8 +493,7 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
 # loop). (Not one function inlined twice: numba warns about that. Not a
 # function the factory makes: a tell that closes over a compiled function
 # misses the disk cache in every new process.)
-_rprop_update_in_place = register_jitable(inline="always")(types_.FunctionType(
-    _rprop_update.__code__, _rprop_update.__globals__, "_rprop_update_in_place"))
+_rprop_update_in_place = inline(renamed_copy(_rprop_update, "_rprop_update_in_place"))
 
 
 def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel, gtol_on):
@@ -512,7 +510,7 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
     undo_always = variant == RPROP_PLUS
     spare = has_spare_row(bounded, accel_on)
 
-    @numba.njit(cache=True, parallel=parallel)
+    @cached(parallel=parallel)
     def tell(state_or_address, g, f, calls, handed_over):
         """Absorb ``f`` and ``g`` at the current iterate and propose the next one.
 
@@ -649,7 +647,7 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
     return tell
 
 
-@numba.njit(cache=True)
+@cached
 def _gradient_is_zero(state, x, g, bounded):
     lower, upper = state.lower, state.upper
     for i in range(x.shape[0]):
@@ -659,14 +657,14 @@ def _gradient_is_zero(state, x, g, bounded):
     return True
 
 
-@numba.njit(cache=True)
+@cached
 def _stalled(h):
     # The first told point is the first best; later ones are improvements.
     window = h[_STALL_WINDOW] if h[_IMPROVEMENTS] > 1.0 else h[_STALL_START]
     return h[_SINCE_BEST] >= window
 
 
-@numba.njit(cache=True)
+@cached
 def _budget_status(h):
     if _stalled(h):
         return STOP_NO_PROGRESS
@@ -699,7 +697,7 @@ def _budget_status(h):
 # and 9.3x from n), as many problems solved.
 
 
-@numba.njit(cache=True)
+@cached
 def _start_pattern(state, x):
     """Turn the anchor row into d = x - anchor; False (anchor set to x) if d = 0."""
     anchor = state.anchor
@@ -713,7 +711,7 @@ def _start_pattern(state, x):
     return nonzero
 
 
-@numba.njit(cache=True)
+@cached
 def _pattern_point(state, x, out, alpha):
     """out = x + alpha * d, inside the box."""
     d, lower, upper = state.anchor, state.lower, state.upper
@@ -725,7 +723,7 @@ def _pattern_point(state, x, out, alpha):
         out[i] = v
 
 
-@numba.njit(cache=True)
+@cached
 def _end_pattern(state, h, x_best):
     if h[_GAINED] != 0.0:
         h[_PERIOD] = max(2.0, h[_PERIOD] // 2.0)
@@ -748,7 +746,7 @@ def _end_pattern(state, h, x_best):
     h[_SINCE_PATTERN] = 0.0
 
 
-@numba.njit(cache=True)
+@cached
 def _count(h, f, calls):
     # The one place calls are counted: calls of fun as the evaluator reports
     # them, calls of jac by the form's rule (a repeated point costs nothing).
@@ -757,7 +755,7 @@ def _count(h, f, calls):
         h[_NJEV] += h[_JAC_CALLS] if math.isfinite(f) else h[_JAC_CALLS_NONFINITE]
 
 
-@numba.njit(cache=True)
+@cached
 def _ftol_window(h, f, max_step):
     # ftol: every f of the last FTOL_WINDOW iterates lies within ftol * |f_best|
     # of the best, so f is at its noise floor, and the steps have not grown. A
@@ -787,7 +785,7 @@ def tell_for(spec):
     """The ``tell`` specialised for ``spec`` (from :func:`new_state`), made once."""
     tell = _TELLS.get(spec)
     if tell is None:
-        tell = _TELLS[spec] = locked(_make_tell(*spec))
+        tell = _TELLS[spec] = _make_tell(*spec)
     return tell
 
 
@@ -809,7 +807,7 @@ def _rows(run):
     return run.x_a, run.x_b, run.x_c
 
 
-@numba.njit(cache=True)
+@cached
 def current_x_compiled(state):
     """The iterate the next evaluation is for (in compiled code).
 
@@ -841,7 +839,7 @@ def best(run):
     return _rows(run)[int(h[_BEST])], float(h[_F_BEST]), _best_gradient(run.state)
 
 
-@numba.njit(cache=True)
+@cached
 def _best_gradient(state):
     # Read from the state: tell may have replaced the row it started with.
     return state.g_best
@@ -901,7 +899,7 @@ def jump(run, x, step):
 # source file only).
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(nogil=True)
 def state_like(template, x0, scale_rule, fraction):
     """A fresh state at ``x0`` with ``template``'s options (a state no ``tell``
     has seen), as :func:`new_state` makes it (in compiled code).
@@ -921,7 +919,7 @@ def state_like(template, x0, scale_rule, fraction):
     return state
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(nogil=True)
 def best_x_compiled(state):
     """The best point (the state's own array; length 0 if no finite f was told)."""
     best = state.header[_BEST]
@@ -930,10 +928,8 @@ def best_x_compiled(state):
     return _x_row(state, int(best))
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(nogil=True)
 def best_f_compiled(state):
     """The best f told (inf before the first finite one)."""
     return state.header[_F_BEST]
 
-
-lock_all(globals())

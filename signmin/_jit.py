@@ -1,0 +1,145 @@
+"""How signmin uses numba: the presets, the disk cache and its lock, the tricks.
+
+Every compiled function of the package is made through this module or
+follows a rule written here once.
+
+**Presets.** :func:`cached` makes a module-level function a disk-cached
+dispatcher (``numba.njit(cache=True, ...)``) whose cache saves under a lock
+(below); :func:`batch_jit` is the preset of the compiled batch driver
+(``nogil`` and ``error_model='numpy'``: a division by zero gives inf or nan
+inside a ``prange`` task, never an exception, which could not leave the task
+through a function pointer); :func:`inline` marks a helper that numba
+inlines into its compiled caller (``register_jitable(inline='always')``).
+
+**Inlining and compile-time flags.** The kernel's ``tell`` is made per run
+specification (variant, bounds, which stopping rules are on) by a factory,
+and the helpers it calls are inlined with those flags as constants, so that a
+branch a flag decides is not in the loop. A helper is a module-level function
+(not a closure the factory makes): a ``tell`` that closes over a compiled
+function misses the disk cache in every new process.
+
+**A second copy of one helper.** Where one helper must be inlined into the
+same caller twice as separate loops (the kernel's update, into another row
+and in place: the compiler's overlap check sends the in-place case to its
+scalar loop), :func:`renamed_copy` gives a second function object from the
+same code (numba warns when one function is inlined twice).
+
+**A run-time False.** :func:`run_time_false` gives ``False`` typed as a
+plain boolean, not as the literal ``False``: passed to a compiled function,
+a literal compiles another specialisation of it (seconds of compile), a
+boolean does not.
+
+**Borrowed views and reference counts.** The kernel reads its state's rows
+without numba's reference counts for the duration of one call
+(``kernel._borrowed``); never returned, never stored.
+
+**The disk cache, and its lock.** numba keeps one index file per cached
+function, mapping each compiled specialisation (its signature and closure) to
+a numbered data file. To save a new one it reads the index, takes the first
+number the index does not use, then writes the index and the data, with no
+lock between the read and the writes. Two processes that save different
+specialisations of one function at the same moment can take the same number:
+the index then sends one specialisation to the other's machine code, which
+every later process loads and runs (seen here: two pytest-xdist workers
+compiling from an empty cache; a worker aborted in the garbage collector and
+the compiled driver's runs differed from the Python driver's). Dask workers,
+a process pool or parallel test runners starting on a new machine do just
+that.
+
+:func:`locked` gives a dispatcher's cache a save that holds a lock on a file
+beside the index, reads the index under it, and writes the data before the
+index, so that the index never names a file not yet written. As numba's own
+save, it writes the index only for a new entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import types
+
+import numba
+from numba.core.caching import IndexDataCacheFile
+from numba.extending import register_jitable
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: numba's own save, unlocked
+    fcntl = None
+
+
+class _LockedIndexDataCacheFile(IndexDataCacheFile):
+    def save(self, key, data):
+        with _lock(self._index_path + ".lock"):
+            overloads = self._load_index()
+            name = overloads.get(key)
+            new = name is None
+            if new:
+                used = set(overloads.values())
+                name = next(name for name in map(self._data_name, itertools.count(1))
+                            if name not in used)
+            self._save_data(name, data)
+            if new:
+                overloads[key] = name
+                self._save_index(overloads)
+
+
+@contextlib.contextmanager
+def _lock(path):
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # (releases the lock)
+
+
+def locked(dispatcher):
+    """``dispatcher``, its disk cache (if any) saved under a lock; returns it.
+
+    Lock before the first compilation: a dispatcher made with signatures
+    compiles (and saves) as it is made, so make it without them, lock it,
+    then ``compile`` each signature.
+    """
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if type(cache_file) is IndexDataCacheFile:
+        cache_file.__class__ = _LockedIndexDataCacheFile
+    return dispatcher
+
+
+def cached(function=None, **flags):
+    """``numba.njit(cache=True, **flags)``, its disk cache saved under a lock.
+
+    Used bare (``@cached``) or with numba's flags (``@cached(parallel=True)``).
+    """
+    if function is None:
+        return lambda function: cached(function, **flags)
+    return locked(numba.njit(cache=True, **flags)(function))
+
+
+def batch_jit(function=None, **flags):
+    """``numba.njit(nogil=True, error_model='numpy', **flags)``: the batch driver's preset."""
+    if function is None:
+        return lambda function: batch_jit(function, **flags)
+    return numba.njit(nogil=True, error_model="numpy", **flags)(function)
+
+
+def inline(function):
+    """``function``, inlined into its compiled callers, where their constants fold away."""
+    # (A new register_jitable each time: its decorator consumes the option.)
+    return register_jitable(inline="always")(function)
+
+
+def renamed_copy(function, name):
+    """A second function object with ``function``'s code, named ``name``."""
+    return types.FunctionType(function.__code__, function.__globals__, name)
+
+
+@inline
+def run_time_false(flag):
+    """``False``, typed as ``flag`` is (a boolean, not the literal ``False``)."""
+    return flag and not flag
