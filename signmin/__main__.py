@@ -1,10 +1,15 @@
-"""``python -m signmin``: the seed argument as a table.
+"""``python -m signmin``: the seed argument as a table; ``--warm-up``: compile ahead of time.
 
 Ten functions share their minimum (0 at the origin) and differ only in how
 large their gradients are. Gradient methods that trust magnitudes stop early or
 far away on some of them; Rprop, which uses only signs, reaches all.
+
+``python -m signmin --warm-up [--all-variants]`` compiles into numba's disk
+cache what the common calls run (see :mod:`signmin._warm_up`), for a Docker
+image, a CI cache or the workers of a cluster.
 """
 
+import argparse
 import warnings
 
 import numpy as np
@@ -27,7 +32,27 @@ def _run(method, fun, jac):
     return err, res.nfev
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m signmin",
+        description="The seed argument as a table (the demo), or --warm-up: compile ahead "
+                    "of time.")
+    parser.add_argument("--warm-up", action="store_true",
+                        help="compile what the common calls run into numba's disk cache")
+    parser.add_argument("--all-variants", action="store_true",
+                        help="with --warm-up: every variant, not only the default irprop+")
+    args = parser.parse_args(argv)
+    if args.warm_up:
+        from ._warm_up import warm_up
+
+        warm_up(all_variants=args.all_variants)
+        return
+    if args.all_variants:
+        parser.error("--all-variants goes with --warm-up")
+    demo()
+
+
+def demo():
     methods = ["Rprop", "L-BFGS-B", "BFGS", "CG"]
     print(f"Minimum 0 at x = 0, start x0 = {SEED_X0.tolist()}; "
           f"error = max|x_i - 0|; solved when error <= {SOLVED:g}.\n")

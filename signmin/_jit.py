@@ -33,6 +33,16 @@ boolean does not.
 without numba's reference counts for the duration of one call
 (``kernel._borrowed``); never returned, never stored.
 
+**A cache that cannot be stale.** numba keys a function's disk cache on its
+own file (modification time and size), but compiled code takes in code and
+constants from other modules too: the kernel inlines helpers from here and
+holds the status codes of ``_status.py`` as constants, the batch driver calls
+the kernel's accessors. An edit of such a module left the old machine code to
+be loaded (seen here: 13 tests failed until the cache was deleted by hand).
+Every cached function of the package is therefore keyed on a digest of all the
+package's sources as well (:data:`SOURCES_DIGEST`): any edit, or another
+version, recompiles.
+
 **The disk cache, and its lock.** numba keeps one index file per cached
 function, mapping each compiled specialisation (its signature and closure) to
 a numbered data file. To save a new one it reads the index, takes the first
@@ -55,9 +65,11 @@ save, it writes the index only for a new entry.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import types
+from pathlib import Path
 
 import numba
 from numba.core.caching import IndexDataCacheFile
@@ -98,8 +110,24 @@ def _lock(path):
         os.close(fd)  # (releases the lock)
 
 
+def _sources_digest():
+    """A digest of every source file of the package (its version among them)."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+#: Part of every cache entry's key (see the module's docstring); about a millisecond
+#: to compute at import.
+SOURCES_DIGEST = _sources_digest()
+
+
 def locked(dispatcher):
-    """``dispatcher``, its disk cache (if any) saved under a lock; returns it.
+    """``dispatcher``, its disk cache (if any) saved under a lock and keyed on
+    :data:`SOURCES_DIGEST`; returns it.
 
     Lock before the first compilation: a dispatcher made with signatures
     compiles (and saves) as it is made, so make it without them, lock it,
@@ -108,6 +136,9 @@ def locked(dispatcher):
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     if type(cache_file) is IndexDataCacheFile:
         cache_file.__class__ = _LockedIndexDataCacheFile
+        # numba loads an index only if its stamp is this one; otherwise it compiles
+        # and saves anew (under the lock: see _LockedIndexDataCacheFile.save).
+        cache_file._source_stamp = (cache_file._source_stamp, SOURCES_DIGEST)
     return dispatcher
 
 

@@ -27,6 +27,7 @@ SCRIPTS = {
     "nist.py": ["LRE"],
     "curve_fit_speed.py": [TABLE, "HEADLINE: signmin.curve_fit / scipy.optimize.curve_fit"],
     "many_fits.py": [TABLE, "HEADLINE: curve_fit_many / scipy curve_fit loop"],
+    "cold_start.py": [TABLE, "HEADLINE: cold start"],
     # (Where perf cannot run, the script says so in its headline.)
     "profile_compiled.py": ["HEADLINE: "],
 }

@@ -1,11 +1,18 @@
 """The disk cache of the compiled code, filled by several processes at once."""
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
+import pytest
 from numba.core.caching import IndexDataCacheFile
 from numba.core.dispatcher import Dispatcher
 
-from signmin import _jit
+import signmin
+from signmin import Status, _jit
 from signmin.lsq import batch
 from signmin.rprop import kernel, minimize, options
 
@@ -51,3 +58,65 @@ def test_every_disk_cached_function_of_the_package_saves_under_the_lock():
     caches += [d._cache._cache_file for d in batch._DRIVERS[kernel.STATE_TYPE]]
     assert len(caches) > 20
     assert all(type(c) is _jit._LockedIndexDataCacheFile for c in caches)
+
+
+# --- a cache that cannot be stale ------------------------------------------------------
+
+_BUDGET_STATUS = """
+import numpy as np
+from signmin.rprop import kernel as K
+h = np.zeros(K._HEADER)
+h[K._STALL_WINDOW] = h[K._STALL_START] = h[K._MAXFEV] = np.inf
+h[K._NIT], h[K._MAXITER] = 2.0, 1.0  # past maxiter
+print(K._budget_status(h))
+"""
+
+
+def test_an_edit_to_a_module_the_kernel_takes_a_constant_from_recompiles_it(tmp_path):
+    # The kernel's compiled code holds the status codes of _status.py as constants;
+    # numba's cache is keyed on kernel.py alone, so an edit of _status.py would be
+    # served stale machine code (13 tests failed that way once, until the cache was
+    # deleted by hand). Every cached function is keyed on all the package's sources.
+    package = tmp_path / "signmin"
+    shutil.copytree(Path(signmin.__file__).parent, package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def budget_status():
+        # (From the copy's folder: python -c puts the working directory first.)
+        out = subprocess.run([sys.executable, "-c", _BUDGET_STATUS], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return int(out.stdout.split()[-1])
+
+    assert budget_status() == int(Status.MAXITER)
+    assert any((tmp_path / "cache").rglob("*.nbc"))  # compiled and saved
+    status = package / "_status.py"
+    source = status.read_text()
+    assert "    MAXITER = 3\n" in source
+    status.write_text(source.replace("    MAXITER = 3\n", "    MAXITER = 33\n"))
+    assert budget_status() == 33
+
+
+# --- compile ahead of time ------------------------------------------------------------
+
+def test_warm_up_runs_every_common_kind_of_call_once_and_says_what_each_took():
+    from signmin._warm_up import warm_up
+
+    lines = []
+    done = warm_up(report=lines.append)
+    labels = [label for label, _ in done]
+    assert len(labels) == len(set(labels)) == len(lines) - 1
+    for kind in ("minimize_rprop irprop+, defaults, unbounded", "curve_fit, bounded",
+                 "curve_fit_many, unbounded", "scipy.optimize.minimize"):
+        assert any(label.startswith(kind) for label in labels), kind
+    assert all(seconds >= 0.0 for _, seconds in done)
+    assert lines[-1].startswith(f"warm-up done: {len(done)} kinds of call")
+
+
+def test_all_variants_without_warm_up_is_refused():
+    from signmin.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--all-variants"])

@@ -1,0 +1,132 @@
+"""Cold start: how long a new user, notebook kernel or worker waits for numba to compile.
+
+Each row is a fresh Python process that imports signmin and makes one call, timed
+inside the process (``import signmin`` apart from the call). "Empty cache" rows run
+with ``NUMBA_CACHE_DIR`` set to a new empty folder, as right after an install; "after
+the default" rows first run the default call in another process with that folder,
+then time the row's call in a new one (a user who tries an option after the first
+call); "warm" rows run with a cache that already holds the call. SciPy's L-BFGS-B on
+the same problem is the reference for a first call. Three repetitions per row
+(median [min, max]); BLAS pinned to one thread. ``python -m signmin --warm-up``
+(see the last rows) compiles ahead of time what the common calls run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import _common as C  # noqa: E402  (sets the BLAS threads before numpy loads)
+
+SETUP = "from scipy.optimize import rosen, rosen_der\nimport numpy as np\nx0 = np.full(5, 1.5)\n"
+CALLS = {
+    "default": "signmin.minimize_rprop(rosen, x0, jac=rosen_der)",
+    "irprop-": "signmin.minimize_rprop(rosen, x0, jac=rosen_der, variant='irprop-')",
+    "bounds": "signmin.minimize_rprop(rosen, x0, jac=rosen_der, bounds=[(0, 2)] * 5)",
+    "scipy": ("__import__('scipy.optimize').optimize.minimize(rosen, x0, jac=rosen_der, "
+              "method=signmin.minimize_rprop, tol=1e-6)"),
+    "lbfgsb": ("__import__('scipy.optimize').optimize.minimize(rosen, x0, jac=rosen_der, "
+               "method='L-BFGS-B')"),
+    "many": ("signmin.curve_fit_many(__import__('numba').njit(lambda x, a, b: a * np.exp(-b * x)),"
+             " np.linspace(0, 4, 20), np.exp(-np.linspace(0, 4, 20))[None, :] * [[1.0], [2.0]],"
+             " p0=[1.0, 1.0])"),
+}
+CHILD = """
+import json, time
+t0 = time.perf_counter()
+import signmin
+t1 = time.perf_counter()
+{setup}
+t2 = time.perf_counter()
+{call}
+t3 = time.perf_counter()
+print(json.dumps(dict(import_s=t1 - t0, call_s=t3 - t2)))
+"""
+
+
+def child(call: str, cache: str | None) -> dict:
+    """Time ``call`` in a new process with numba's cache in ``cache`` (None: as inherited)."""
+    env = dict(os.environ) if cache is None else dict(os.environ, NUMBA_CACHE_DIR=cache)
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", CHILD.format(setup=SETUP, call=CALLS[call])],
+                         env=env, capture_output=True, text=True, timeout=900)
+    wall = time.perf_counter() - start
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_s"] = wall
+    return result
+
+
+def demo(cache: str) -> float:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "signmin"], env=env, capture_output=True,
+                   check=True, timeout=900)
+    return time.perf_counter() - start
+
+
+def warm_up(cache: str) -> float:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "signmin", "--warm-up"], env=env,
+                   capture_output=True, check=True, timeout=1800)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    args = C.parse_args(__doc__)
+    C.header(__doc__, args)
+    reps = 1 if args.quick else 3
+    rows: dict[str, list[float]] = {}
+
+    def add(label, value):
+        rows.setdefault(label, []).append(value)
+
+    # Quick mode (the tests): the cache as inherited, the default call only.
+    warm = None if args.quick else tempfile.mkdtemp(prefix="signmin-warm-")
+    warm_calls = ("default",) if args.quick else ("default", "irprop-", "bounds", "scipy", "many")
+    for call in warm_calls:
+        child(call, warm)  # fills the warm cache
+    for _ in range(reps):
+        for call in warm_calls:
+            add(f"{call}: warm cache, the call", child(call, warm)["call_s"])
+        add("lbfgsb: the call (SciPy, nothing to compile)", child("lbfgsb", warm)["call_s"])
+        add("import signmin", child("lbfgsb", warm)["import_s"])
+        if args.quick:
+            continue  # the empty-cache rows compile for minutes
+        with tempfile.TemporaryDirectory(prefix="signmin-cold-") as cache:
+            add("default: empty cache, the call", child("default", cache)["call_s"])
+            for call in ("irprop-", "bounds", "scipy"):
+                add(f"{call}: after the default, the call", child(call, cache)["call_s"])
+        with tempfile.TemporaryDirectory(prefix="signmin-cold-") as cache:
+            add("python -m signmin: empty cache, the process", demo(cache))
+        with tempfile.TemporaryDirectory(prefix="signmin-cold-") as cache:
+            add("many: empty cache, the call", child("many", cache)["call_s"])
+        with tempfile.TemporaryDirectory(prefix="signmin-cold-") as cache:
+            add("python -m signmin --warm-up: empty cache, the process", warm_up(cache))
+            add("default: after --warm-up, the call", child("default", cache)["call_s"])
+            add("bounds: after --warm-up, the call", child("bounds", cache)["call_s"])
+            add("many: after --warm-up, the call", child("many", cache)["call_s"])
+    C.table(["what", "seconds, median [min, max]"],
+            [[label, C.spread(values)] for label, values in rows.items()],
+            title=f"Cold start ({reps} fresh processes per row)")
+    default = rows.get("default: empty cache, the call")
+    headline = (f"first default call with an empty cache {C.spread(default)} s"
+                if default else "first default call with an empty cache: not run (quick mode)")
+    C.say(f"HEADLINE: cold start: {headline}; warm: "
+          f"{C.spread(rows['default: warm cache, the call'])} s; import "
+          f"{C.spread(rows['import signmin'])} s")
+    C.write_section("cold_start", "cold_start.py", __doc__, args)
+
+
+if __name__ == "__main__":
+    main()
