@@ -128,7 +128,7 @@ def seed_paths_figure():
 
 def demo_table():
     """The output of ``python -m signmin``, run now."""
-    from signmin.__main__ import main as demo
+    from signmin.__main__ import demo
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
