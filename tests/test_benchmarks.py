@@ -28,6 +28,8 @@ SCRIPTS = {
     "curve_fit_speed.py": [TABLE, "HEADLINE: signmin.curve_fit / scipy.optimize.curve_fit"],
     "many_fits.py": [TABLE, "HEADLINE: curve_fit_many / scipy curve_fit loop"],
     "cold_start.py": [TABLE, "HEADLINE: cold start"],
+    # (Without statsmodels and scikit-learn, the bench extra, it says so and skips.)
+    "real_models.py": ["HEADLINE: real models"],
     # (Where perf cannot run, the script says so in its headline.)
     "profile_compiled.py": ["HEADLINE: "],
 }

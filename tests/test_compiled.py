@@ -109,7 +109,7 @@ def test_args_reach_the_jitted_functions():
 
 
 def test_maxiter_and_maxfev_end_the_compiled_run_as_they_end_the_python_run():
-    for options in (dict(maxiter=17), dict(maxfev=40), dict(maxfev=40, jac="2-point")):
+    for options in (dict(maxiter=12), dict(maxfev=20), dict(maxfev=40, jac="2-point")):
         jac = options.pop("jac", rosen_der)
         compiled, python = both_paths(rosen, jac, **options)
         assert_same_result(compiled, python)

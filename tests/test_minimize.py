@@ -175,9 +175,10 @@ def test_default_initial_step_is_a_tenth_of_each_variables_scale():
 
 
 def test_default_initial_step_takes_the_bounds_width_when_it_is_smaller():
-    points, _ = trajectory(lambda x: float(np.sum(x)), lambda x: np.ones(2), [1000.0, 0.0],
-                           bounds=[(999, 1001), (-3, 7)], maxiter=1)
-    np.testing.assert_allclose(points[1], [999.8, -1.0])
+    # At x0 = 0 the width may narrow the unbounded run's unit scale, never widen it.
+    points, _ = trajectory(lambda x: float(np.sum(x)), lambda x: np.ones(3), [1000.0, 0.0, 0.0],
+                           bounds=[(999, 1001), (-0.3, 0.2), (-3, 7)], maxiter=1)
+    np.testing.assert_allclose(points[1], [999.8, -0.05, -0.1])
 
 
 def test_initial_step_per_coordinate_and_step_size_warm_start():
@@ -263,8 +264,8 @@ def test_defaults_reach_every_seed_minimum_to_1e_minus_6(name):
     fun, jac = seed_problem(name)
     res = minimize_rprop(fun, SEED_X0, jac=jac)
     assert res.success, res.message
+    # (No stop at the start, where the gradient is tiny or huge: the start is 3 away.)
     assert np.max(np.abs(res.x)) <= 1e-6
-    assert res.nit > 10  # no stop at the start, where the gradient is tiny or huge
 
 
 def test_status_and_message_name_the_rule_that_stopped():

@@ -135,7 +135,55 @@ def test_until_bracketed_stops_once_every_sign_has_changed():
     assert res.nit < full.nit
 
 
-@pytest.mark.parametrize("bad", ["bfgs", 1.5, [True]])
+@pytest.mark.parametrize("bad", ["newton", 1.5, [True]])
 def test_a_bad_polish_is_refused_naming_it(bad):
     with pytest.raises((ValueError, TypeError), match="polish"):
         minimize_rprop(rosen, [1.0, 2.0], jac=rosen_der, polish=bad)
+
+
+def _logistic(n_samples=200, n_features=6, seed=0):
+    """A logistic regression written as users write it: exp without a guard, so a long
+    step overflows to inf (and 0 * inf to NaN), on features of very different sizes."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, n_features)) * np.logspace(0, 2, n_features)
+    y = (X @ (1.0 / np.logspace(0, 2, n_features)) + rng.normal(size=n_samples) > 0) * 2.0 - 1
+
+    def fun(w):
+        return float(np.mean(np.log(1.0 + np.exp(-y * (X @ w)))))
+
+    def jac(w):
+        e = np.exp(-y * (X @ w))
+        return -(X.T @ (y * e / (1.0 + e))) / n_samples
+
+    return fun, jac, n_features
+
+
+@pytest.mark.parametrize("polish", [True, "BFGS", "L-BFGS-B"])
+def test_a_non_finite_value_inside_the_finish_ends_only_the_finish(polish):
+    # Each component of the gradient off by up to 1e6: the finish's first steps are
+    # huge, exp overflows, and the run must go on by signs from the best point.
+    fun, jac, n = _logistic()
+    factors = 10.0 ** np.random.default_rng(2).uniform(-6, 6, n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        best = minimize(fun, np.zeros(n), jac=jac, method="BFGS", options=dict(gtol=1e-12))
+        res = minimize_rprop(fun, np.zeros(n), jac=lambda w: factors * jac(w), polish=polish)
+    assert res.status != Status.NONFINITE, res.message
+    assert res.success and res.fun - best.fun <= 1e-8
+
+
+def test_a_loose_box_around_zero_starts_with_an_unbounded_runs_step():
+    # f overflows at x = 10, where a step of 0.1 x the box's width (the old rule) went.
+    def fun(x):
+        return float(np.sum(np.exp(100 * (x - 0.05)) - 100 * (x - 0.05)))
+
+    def jac(x):
+        return 100 * np.exp(100 * (x - 0.05)) - 100
+
+    with np.errstate(over="ignore"):
+        res = minimize_rprop(fun, np.zeros(3), jac=jac, bounds=[(-50, 50)] * 3)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, 0.05, atol=1e-8)
+    unbounded = minimize_rprop(fun, np.zeros(3), jac=jac, until_bracketed=True, maxiter=1)
+    boxed = minimize_rprop(fun, np.zeros(3), jac=jac, bounds=[(-50, 50)] * 3,
+                           until_bracketed=True, maxiter=1)
+    np.testing.assert_array_equal(boxed.x, unbounded.x)

@@ -47,7 +47,7 @@ class FinishResult(NamedTuple):
     message: str
 
 
-class _Stop(Exception):
+class Stop(Exception):
     """Ends the L-BFGS-B run from inside its objective or callback."""
 
     def __init__(self, reason: str) -> None:
@@ -127,7 +127,7 @@ def lbfgsb_finish(
     evaluation past the best); a failed line search costs up to ``MAXLS`` evaluations,
     twice when L-BFGS-B first drops its curvature pairs and retries.
     """
-    x0, g0, lower, upper, x_scale = _checked(x0, f0, g0, lower, upper, x_scale)
+    x0, g0, lower, upper, x_scale = checked(x0, f0, g0, lower, upper, x_scale)
     scaled = _Scaled(evaluate, x0, float(f0), g0, lower, upper, x_scale, max_evaluations,
                      callback, new_style_callback, xtol)
     options = dict(
@@ -145,7 +145,7 @@ def lbfgsb_finish(
             res = minimize(scaled.fun, scaled.z0, method="L-BFGS-B", jac=True,
                            bounds=Bounds(lower / x_scale, upper / x_scale),
                            callback=scaled.on_iteration, options=options)
-        except _Stop as stop:
+        except Stop as stop:
             message = _MESSAGES[stop.reason]
             reason = {"breakdown": "no progress", "steps": "converged"}.get(stop.reason,
                                                                            stop.reason)
@@ -157,7 +157,7 @@ def lbfgsb_finish(
                         iterations=scaled.iterations, reason=reason, message=message)
 
 
-def _checked(x0, f0, g0, lower, upper, x_scale):
+def checked(x0, f0, g0, lower, upper, x_scale):
     """The finish's arrays as new float arrays, checked."""
     x0 = np.array(x0, dtype=float)
     g0 = np.array(g0, dtype=float)
@@ -204,19 +204,19 @@ class _Scaled:
         if not np.isfinite(z).all():
             # Measured: once f underflows to 0 while g does not, L-BFGS-B's update divides
             # 0 by 0 and asks for a NaN point. Nothing is left to gain; the user never sees it.
-            raise _Stop("breakdown")
+            raise Stop("breakdown")
         if self.evaluations >= self.max_evaluations:
-            raise _Stop("budget")
+            raise Stop("budget")
         x = self.unscale(z)
         self.evaluations += 1
         # The evaluator may keep or modify its argument; x stays ours.
         f, g = self.evaluate(x.copy())
         f = float(f)
         if not math.isfinite(f) or g is None:
-            raise _Stop("nonfinite")
+            raise Stop("nonfinite")
         g = np.array(g, dtype=float)  # a copy: the user may reuse the array returned
         if not np.isfinite(g).all():
-            raise _Stop("nonfinite")
+            raise Stop("nonfinite")
         if f < self.best_f:
             self.best_x, self.best_f, self.best_g = x, f, g
         return f, g * self.x_scale
@@ -233,13 +233,13 @@ class _Scaled:
                 else:
                     self.callback(x)
             except StopIteration:
-                raise _Stop("callback") from None
+                raise Stop("callback") from None
         # The sign phase's own rule on the finish's steps (the variables are scaled,
         # so a unit is each one's size): with a gradient L-BFGS-B should not trust, it
         # can otherwise chase an exact zero of f through hundreds of thousands of tiny
         # steps (measured: 108,390 evaluations on 1e-8 t^2 with a mis-scaled gradient).
         if np.all(np.abs(z - self.z_prev) <= self.xtol * np.maximum(np.abs(z), 1.0)):
-            raise _Stop("steps")
+            raise Stop("steps")
         self.z_prev = z
 
 

@@ -860,6 +860,11 @@ def xtol(run):
     return float(run.header[_XTOL])
 
 
+def set_xtol(run, value):
+    """Put ``value`` in force as the xtol (where the rule was compiled in)."""
+    run.header[_XTOL] = value
+
+
 def count_evaluation(run, f, calls):
     """Count an evaluation made outside ``tell`` (a finish phase), as ``tell`` would."""
     _count(run.header, f, calls)

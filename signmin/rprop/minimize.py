@@ -109,9 +109,11 @@ def minimize_rprop(
     initial_step : float or array_like, shape (n,), optional
         The initial step size Δ0 (``lr`` in ``torch.optim.Rprop``), clamped to
         `step_sizes`. Default: ``0.1 * scale`` per variable, where ``scale`` is
-        the smaller of ``|x0_i|`` and the width of the bounds, leaving out
-        those that are zero or infinite, and 1 if neither is left. A previous
-        result's ``step_size`` warm-starts a new run.
+        the smaller of ``|x0_i|`` and the width of the bounds where ``x0_i``
+        is not 0 (an infinite width left out), and the smaller of 1 and the
+        width where it is: a loose box never makes the first step larger than
+        an unbounded run's. A previous result's ``step_size`` warm-starts a
+        new run.
     etas : (float, float), optional
         ``(eta_minus, eta_plus)`` with ``0 < eta_minus < 1 < eta_plus``: the
         factors that shrink and grow the step sizes.
@@ -155,22 +157,30 @@ def minimize_rprop(
         holds). Until f first improves on f(x0) the window is n times longer:
         a run may climb before it descends. Default ``100 + 20 * n`` (see
         `default_stall_window` for the measurements); 0 switches the rule off.
-    polish : bool or 'L-BFGS-B', optional
+    polish : bool, 'BFGS' or 'L-BFGS-B', optional
         Finish with a method that trusts the gradient's magnitude: the sign
         phase runs until every variable's partial derivative has changed sign
-        (the minimum is bracketed), L-BFGS-B continues from the best point in
-        variables scaled by ``max(|x_i|, scale_i)``, and the sign phase runs
-        again from its point until a rule of its own stops it, so a gradient
-        L-BFGS-B should not trust (mis-scaled, vanishing) costs evaluations,
-        not the solve. Counts, budgets, bounds and callbacks cover all phases.
-        On by default: measured on 33 Moré-Garbow-Hillstrom problems and the
-        seed family plain and shifted (``benchmarks/robustness.py``), it
-        solves as many as BFGS with ``gtol=0`` (30/33, 20/20) at 2.3x BFGS's
+        (the minimum is bracketed), a quasi-Newton method continues from the
+        best point (``True``: dense BFGS up to 250 variables, with an
+        active-set rule for bounds; L-BFGS-B above, in variables scaled by
+        ``max(|x_i|, scale_i)``), and the sign phase runs again from its point
+        until a rule of its own stops it, so a gradient the finish should not
+        trust (mis-scaled, vanishing) costs evaluations, not the solve. After
+        a finish that lowered f, that last phase first stops at an xtol of
+        1e-8, and goes on to `xtol` only if it had to move the finish's point
+        by more than 1000 of its first steps (the finish stopped short). A
+        non-finite value inside the finish ends the finish, not the run.
+        Counts, budgets, bounds and callbacks cover all phases. On by
+        default: measured on 33 Moré-Garbow-Hillstrom problems and the seed
+        family plain and shifted (``benchmarks/robustness.py``), it solves
+        30/33 and 20/20 (BFGS with ``gtol=0``: 30/33, 20/20) at 1.3x BFGS's
         evaluations at stop, against 37x for the pure sign method; with each
-        gradient component mis-scaled by up to 1e6 it still solves what the
-        sign method solves, where BFGS and L-BFGS-B solve 0-1 of 33. The
-        trajectory is then no longer invariant under gradient rescaling:
-        ``polish=False`` (and ``accelerate=False``) give the textbook method.
+        gradient component mis-scaled by up to 1e6 it still solves 27/33,
+        where BFGS and L-BFGS-B solve 0-1; on real models (statsmodels and
+        scikit-learn objectives, ``benchmarks/real_models.py``) see
+        ``benchmarks/RESULTS.md``. The trajectory is then no longer invariant
+        under gradient rescaling: ``polish=False`` (and ``accelerate=False``)
+        give the textbook method.
     accelerate : bool, optional
         Pattern moves (Hooke & Jeeves): now and then the net displacement of
         the recent steps, counted from where the last move that gained
