@@ -32,12 +32,10 @@ multiplied by a fixed 10^u, u uniform in [-6, 6], drawn per problem from
 selection of problems): a gradient in the wrong units. A method that uses
 only signs of the gradient and comparisons of f takes the same steps.
 
-Usage::
-
-    python benchmarks/real_models.py                 # everything (7 minutes on 2 busy cores)
-    python benchmarks/real_models.py --quick         # 3 small problems, seconds
-    python benchmarks/real_models.py --only "Softmax wine" --json out.json
-    python benchmarks/real_models.py --reference     # recompute f* and print it
+Usage: ``python benchmarks/real_models.py`` runs everything (7-11 minutes on
+2 busy cores; ``--write`` puts its section into RESULTS.md); ``--quick``, 3
+small problems in seconds; ``--only "Softmax wine" --json out.json``, one
+problem, its numbers to a file; ``--reference`` recomputes f* and prints it.
 
 statsmodels and scikit-learn are optional (``pip install -e .[bench]``): the
 problems of a missing package are skipped with a note, and with neither the

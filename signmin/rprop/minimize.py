@@ -175,7 +175,7 @@ def minimize_rprop(
         family plain and shifted (``benchmarks/robustness.py``), it solves
         30/33 and 20/20 (BFGS with ``gtol=0``: 30/33, 20/20) at 1.3x BFGS's
         evaluations at stop, against 37x for the pure sign method; with each
-        gradient component mis-scaled by up to 1e6 it still solves 27/33,
+        gradient component mis-scaled by up to 1e6 it still solves 28/33,
         where BFGS and L-BFGS-B solve 0-1; on real models (statsmodels and
         scikit-learn objectives, ``benchmarks/real_models.py``) see
         ``benchmarks/RESULTS.md``. The trajectory is then no longer invariant
@@ -191,8 +191,8 @@ def minimize_rprop(
         family, plain and shifted) at 9.3x BFGS's evaluations at stop
         (median) instead of 37x, 14.1x of it from the pattern moves and the
         rest from this mode's `xtol`; with the polish it costs the same on
-        exact gradients (2.3x BFGS) and keeps 29/33 instead of 26/33 solved
-        with mis-scaled ones, at 1,139 instead of 3,304 evaluations (median).
+        exact gradients (1.3x BFGS) and keeps 28/33 instead of 26/33 solved
+        with mis-scaled ones, at 1,268 instead of 3,094 evaluations (median).
     until_bracketed : bool, optional
         Stop as soon as every variable's partial derivative has changed sign
         at least once (status ``BRACKETED``): the basin is found, for a
