@@ -20,10 +20,10 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import OptimizeResult, line_search
+from scipy.optimize import line_search
 from scipy.optimize._linesearch import LineSearchWarning
 
-from .finish import FinishResult, Stop, checked
+from .finish import MESSAGES, FinishResult, Stop, checked, report
 
 __all__ = ["bfgs_finish"]
 
@@ -40,9 +40,7 @@ FLAT = 4 * np.finfo(float).eps
 NEARLY_FLAT = 1e-12
 
 _MESSAGES = {
-    "budget": "The evaluation budget of the finish is spent.",
-    "callback": "`callback` raised `StopIteration`.",
-    "steps": "Every step of the last iteration was within xtol relative to its variable.",
+    **{key: MESSAGES[key] for key in ("budget", "callback", "steps")},
     "flat": "The last iteration lowered f by no more than its rounding error.",
     "converged": "The projected gradient is zero.",
     "no progress": "The line search found no lower point, along the quasi-Newton direction "
@@ -143,7 +141,8 @@ class _Bfgs:
     def run(self, max_iterations, callback, new_style_callback, xtol, x_scale):
         n = self.x.size
         H = np.eye(n)
-        H_scaled = np.diag(x_scale * x_scale)
+        # Whether H is the variables' sizes, diag(x_scale^2), with no update since.
+        scaled = bool(np.all(x_scale == 1.0))
         # SciPy's guess of the last decrease, which makes the first step unit length.
         f_before = self.f + np.linalg.norm(self.g) / 2
         while True:
@@ -152,12 +151,12 @@ class _Bfgs:
                 return "converged"
             step = self.line_search(H, free, f_before)
             nearly_flat = f_before - self.f <= NEARLY_FLAT * abs(self.f)
-            if step is None and not nearly_flat and not np.array_equal(H, H_scaled):
-                # Once, the curvature is forgotten and the variables' own sizes
+            if step is None and not nearly_flat and not scaled:
+                # The curvature is forgotten and the variables' own sizes
                 # take its place: the raw identity failed on GLM Gamma (scotland,
                 # parameters from 1e-7 to 1e-2), whose unit first step overflowed
                 # and whose line search could not shrink it enough.
-                H = H_scaled.copy()
+                H, scaled = np.diag(x_scale * x_scale), True
                 f_before = self.f + np.linalg.norm(self.g[free] * x_scale[free]) / 2
                 step = self.line_search(H, free, f_before)
             if step is None:
@@ -174,6 +173,7 @@ class _Bfgs:
                 rho = 1.0 / sy
                 H += (rho * rho * float(y @ Hy) + rho) * np.outer(s, s)
                 H -= rho * (np.outer(Hy, s) + np.outer(s, Hy))
+                scaled = False
             # f went down by no more than its rounding: the minimum to working
             # precision (or a gradient not worth following; the last sign phase decides).
             flat = self.f - f <= FLAT * abs(f)
@@ -182,13 +182,7 @@ class _Bfgs:
             self.seen.clear()
             self.iterations += 1
             if callback is not None:
-                try:
-                    if new_style_callback:
-                        callback(OptimizeResult(x=x.copy(), fun=f))
-                    else:
-                        callback(x.copy())
-                except StopIteration:
-                    raise Stop("callback") from None
+                report(callback, new_style_callback, x.copy(), f)
             # The sign phase's own rule: with a gradient BFGS should not trust it could
             # otherwise chase an exact zero of f through many tiny steps.
             if np.all(np.abs(s) <= xtol * np.maximum(np.abs(x), x_scale)):

@@ -25,7 +25,7 @@ __all__ = ["FinishResult", "lbfgsb_finish"]
 #: measured runs ended that way rarely (t**10), mostly on a zero gradient or a stalled f.
 MAXLS = 20
 
-_MESSAGES = {
+MESSAGES = {
     "budget": "The evaluation budget of the finish is spent.",
     "nonfinite": "fun or jac returned a non-finite value; the result is the best finite point.",
     "callback": "`callback` raised `StopIteration`.",
@@ -146,7 +146,7 @@ def lbfgsb_finish(
                            bounds=Bounds(lower / x_scale, upper / x_scale),
                            callback=scaled.on_iteration, options=options)
         except Stop as stop:
-            message = _MESSAGES[stop.reason]
+            message = MESSAGES[stop.reason]
             reason = {"breakdown": "no progress", "steps": "converged"}.get(stop.reason,
                                                                            stop.reason)
         else:
@@ -155,6 +155,18 @@ def lbfgsb_finish(
     return FinishResult(x=scaled.best_x.copy(), f=scaled.best_f, g=scaled.best_g.copy(),
                         improved=improved, evaluations=scaled.evaluations,
                         iterations=scaled.iterations, reason=reason, message=message)
+
+
+def report(callback, new_style_callback, x, f):
+    """Hand a finish's iterate to the user's callback (the new or the old style); its
+    ``StopIteration`` ends the finish."""
+    try:
+        if new_style_callback:
+            callback(OptimizeResult(x=x, fun=f))
+        else:
+            callback(x)
+    except StopIteration:
+        raise Stop("callback") from None
 
 
 def checked(x0, f0, g0, lower, upper, x_scale):
@@ -226,14 +238,8 @@ class _Scaled:
         self.iterations += 1
         z = np.array(intermediate_result.x, dtype=float)
         if self.callback is not None:
-            x = self.unscale(z)
-            try:
-                if self.new_style_callback:
-                    self.callback(OptimizeResult(x=x, fun=float(intermediate_result.fun)))
-                else:
-                    self.callback(x)
-            except StopIteration:
-                raise Stop("callback") from None
+            report(self.callback, self.new_style_callback, self.unscale(z),
+                   float(intermediate_result.fun))
         # The sign phase's own rule on the finish's steps (the variables are scaled,
         # so a unit is each one's size): with a gradient L-BFGS-B should not trust, it
         # can otherwise chase an exact zero of f through hundreds of thousands of tiny
