@@ -18,6 +18,16 @@ branch a flag decides is not in the loop. A helper is a module-level function
 (not a closure the factory makes): a ``tell`` that closes over a compiled
 function misses the disk cache in every new process.
 
+**What a compile costs.** The first call in a new environment waits for
+every function it reaches to compile (numba's type inference, mostly: the
+inlined helpers are typed as functions of their own first, then copied in),
+so compiled code of the package avoids what costs seconds for nothing:
+slice assignments (``a[:] = b`` brings in numba's broadcasting checks and the
+formatting of their error messages, 3.8 s of the first call; write a loop),
+and a second signature of one function (Python hands a ``tell`` the state's
+address, always through the one entry point of ``drivers``: called once with
+the state itself, it compiled anew, 7.5 s).
+
 **A second copy of one helper.** Where one helper must be inlined into the
 same caller twice as separate loops (the kernel's update, into another row
 and in place: the compiler's overlap check sends the in-place case to its

@@ -120,3 +120,33 @@ def test_all_variants_without_warm_up_is_refused():
 
     with pytest.raises(SystemExit):
         main(["--all-variants"])
+
+
+# --- what the first call compiles ------------------------------------------------------
+
+_WHAT_A_RUN_COMPILES = """
+import json
+import numpy as np
+from scipy.optimize import rosen, rosen_der
+import signmin
+from signmin.rprop import kernel as K
+res = signmin.minimize_rprop(rosen, np.full(5, 1.5), jac=rosen_der, {options})
+print(json.dumps([[list(spec), [str(sig) for sig in tell.signatures]]
+                  for spec, tell in K._TELLS.items()] + [res.status]))
+"""
+
+
+@pytest.mark.parametrize("options", ["", "bounds=[(0, 2)] * 5", "polish=False"])
+def test_a_run_compiles_one_tell_for_one_signature(options):
+    # A compile of tell takes seconds on the first call of each kind. The default
+    # run goes on after its finish with the bracket rule off through the same tell
+    # (it compiled a second), and hands it the state's address only (a call with
+    # the state itself compiled a second signature). In a new process: _TELLS
+    # holds what this run made.
+    out = subprocess.run([sys.executable, "-c", _WHAT_A_RUN_COMPILES.format(options=options)],
+                         capture_output=True, text=True, timeout=900, check=True)
+    *tells, status = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    assert Status(status).success
+    assert len(tells) == 1, tells
+    (spec, signatures), = tells
+    assert len(signatures) == 1 and signatures[0].startswith("(int64,"), signatures

@@ -316,6 +316,8 @@ class _Problem:
         m, n = self.m, self.n
         run = self._template(bracketing=True)
         run_free = self._template(bracketing=False)
+        # (The robust rounds run without the bracket rule, through the same tell.)
+        K.stop_bracketing(run_free)
         with_jac = callable(self.jac)
         model = batch.model_adapter(self.f, n)
         jacobian = batch.jacobian_adapter(self.jac, n) if with_jac else batch.NO_JACOBIAN
@@ -332,7 +334,7 @@ class _Problem:
         if threads is not None:
             numba.set_num_threads(V.integer("threads", threads, minimum=1))
         try:
-            driver(K.tell_for(run.spec), K.tell_for(K.without_bracket(run_free.spec)),
+            driver(K.tell_for(run.spec), K.tell_for(run_free.spec),
                    run.state, run_free.state, model, jacobian, with_jac, self.jac != "2-point",
                    fill_scale_and_step, INITIAL_STEP_FRACTION, self.absolute_sigma,
                    np.atleast_2d(self.x), self.y, sigma,

@@ -41,6 +41,14 @@ def _entry_point(tell):
     return entry
 
 
+def tell_from_python(run, tell, g, f):
+    """Tell ``run`` an ``f`` and ``g`` already counted (another phase's point), as the Python
+    loop does; returns the status."""
+    # (Through the Python loop's entry point: a call with the state itself
+    # would compile another specialisation of tell, seconds on first use.)
+    return _entry_point(tell)(K.state_address(run.state), g, f, 0, False)
+
+
 def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
     """Run the Python loop on ``run`` (a :class:`signmin.rprop.kernel.Run`);
     return ``(status, f)``, f of the last evaluation."""

@@ -28,7 +28,13 @@ only by tolerances and floors) float32, and the rows a run does not need (the
 bounds of an unbounded run, ``dx_prev`` of a variant that never backtracks)
 have length 0. ``tell`` is generated per (variant, bounded, which rules are
 on, gtol among them) from one source (:func:`_make_tell`): the choices are compile-time
-constants, so the loop of the common case has no branch they decide.
+constants, so the loop of the common case has no branch they decide. (Measured
+against one ``tell`` with those choices as run-time flags, at n = 1e5: branches
+on them inside the loop, or every rule's test taken without branches, or the
+pattern moves and the spare row decided at run time, each made the update 1.5-1.8x
+slower; a compile costs seconds once per machine, the loop costs on every step.)
+Whether the bracket rule still stops the run is the one run-time flag (the
+header's): a run goes on after its finish through the same ``tell``.
 Only this module knows the layout; the rest of the package uses the
 accessors at the end.
 """
@@ -85,8 +91,8 @@ PARALLEL_CHUNK = 65_536
 (_ETA_MINUS, _ETA_PLUS, _STEP_MIN, _STEP_MAX, _XTOL, _FTOL, _GTOL, _MAXITER, _MAXFEV,
  _EVAL_COST, _STALL_WINDOW, _STALL_START, _JAC_CALLS, _JAC_CALLS_NONFINITE,
  _CUR, _BEST, _F_BEST, _F_PREV, _NIT, _NFEV, _NJEV, _SINCE_BEST, _IMPROVEMENTS,
- _MODE, _ALPHA, _GAINED, _PERIOD, _PERIOD_MAX, _SINCE_PATTERN, _RING_POS,
- _RING) = range(31)
+ _MODE, _ALPHA, _GAINED, _PERIOD, _PERIOD_MAX, _SINCE_PATTERN, _RING_POS, _BRACKET,
+ _RING) = range(32)
 _HEADER = _RING + 2 * FTOL_WINDOW
 
 
@@ -179,6 +185,7 @@ def new_state(*, x0, lower, upper, scale, step0, variant, eta_minus, eta_plus, s
     header[_F_BEST] = header[_F_PREV] = np.inf
     header[_PERIOD] = max(2.0, PATTERN_PERIOD_START * n)
     header[_PERIOD_MAX] = max(2.0, PATTERN_PERIOD_MAX * n)
+    header[_BRACKET] = float(until_bracketed)
     header[_RING:] = np.inf
     x_a = x0  # the front door's own copy: the state takes it over
     step = _row(step0)  # the front door's own: clipped in place
@@ -498,8 +505,9 @@ _rprop_update_in_place = inline(renamed_copy(_rprop_update, "_rprop_update_in_pl
 
 def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel, gtol_on):
     """``tell`` for one variant, with or without bounds, xtol, ftol, the
-    bracket rule (stop once every sign has changed), pattern moves and a
-    gtol above 0.
+    bracket rule's row of sign changes (the rule stops the run once every sign
+    has changed, while the header's flag is on), pattern moves and a gtol
+    above 0.
 
     The arguments are compile-time constants of the function made here: each
     combination compiles to its own loop, and a branch they decide is not in
@@ -634,7 +642,7 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
             return STOP_XTOL
         if ftol_met:
             return STOP_FTOL
-        if bracketed:
+        if bracketed and h[_BRACKET] != 0.0:
             return STOP_BRACKETED
         if _stalled(h):
             return STOP_NO_PROGRESS
@@ -697,6 +705,20 @@ def _budget_status(h):
 # and 9.3x from n), as many problems solved.
 
 
+# (Loops, not slice assignments: ``a[:] = b`` brings in numba's broadcasting
+# checks and their error messages, 3.8 s of the first compile.)
+@inline
+def _fill(out, value):
+    for i in range(out.shape[0]):
+        out[i] = value
+
+
+@inline
+def _copy_into(out, values):
+    for i in range(out.shape[0]):
+        out[i] = values[i]
+
+
 @cached
 def _start_pattern(state, x):
     """Turn the anchor row into d = x - anchor; False (anchor set to x) if d = 0."""
@@ -707,7 +729,7 @@ def _start_pattern(state, x):
         anchor[i] = d
         nonzero |= d != 0.0
     if not nonzero:
-        anchor[:] = x
+        _copy_into(anchor, x)
     return nonzero
 
 
@@ -729,8 +751,8 @@ def _end_pattern(state, h, x_best):
         h[_PERIOD] = max(2.0, h[_PERIOD] // 2.0)
         # The signs and last steps belong to the point the move left: a sign
         # change against them is no overshoot, and nothing is to be undone.
-        state.sign[:] = 0
-        state.dx_prev[:] = 0.0
+        _fill(state.sign, 0)
+        _fill(state.dx_prev, 0.0)
         # The move went (ALPHA / 2) d: steps far below that would let xtol
         # take a point the move had just passed through for converged.
         moved = 0.5 * h[_ALPHA]
@@ -741,7 +763,7 @@ def _end_pattern(state, h, x_best):
             d[i] = x_best[i] - moved * d[i]
     else:
         h[_PERIOD] = min(h[_PERIOD_MAX], 2.0 * h[_PERIOD])
-        state.anchor[:] = x_best
+        _copy_into(state.anchor, x_best)
     h[_MODE] = 0.0
     h[_SINCE_PATTERN] = 0.0
 
@@ -776,9 +798,11 @@ def _ftol_window(h, f, max_step):
 _TELLS = {}
 
 
-def without_bracket(spec):
-    """The spec of the same run with the bracket rule off."""
-    return (*spec[:4], False, *spec[5:])
+def stop_bracketing(run):
+    """Turn the bracket rule off for the rest of the run (it goes on after a
+    finish), with the same ``tell``: its loop still keeps the row of sign
+    changes, at a fraction of a compile's cost."""
+    run.header[_BRACKET] = 0.0
 
 
 def tell_for(spec):

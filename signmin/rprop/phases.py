@@ -28,6 +28,7 @@ from .._numerics import REL_STEP_2POINT
 from .._status import Status
 from . import kernel as K
 from .bfgs import bfgs_finish
+from .drivers import tell_from_python
 from .finish import lbfgsb_finish
 from .options import finish_for
 
@@ -72,7 +73,9 @@ def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_c
         np.maximum(np.abs(x_best), K.scale(run)),
         max_evaluations=evaluations, max_iterations=iterations, callback=callback,
         new_style_callback=new_style_callback, xtol=K.xtol(run))
-    sign_phase = K.tell_for(K.without_bracket(run.spec))
+    # (The same tell: one compile for the whole run.)
+    K.stop_bracketing(run)
+    sign_phase = K.tell_for(run.spec)
     # Telling the finish's point is no step of its own: its iterations are.
     K.add_steps(run, finish.iterations - finish.improved)
     xtol = K.xtol(run)
@@ -83,7 +86,7 @@ def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_c
         # by eta_plus a step.
         first_step = REL_STEP_2POINT * np.maximum(np.abs(finish.x), K.scale(run))
         K.jump(run, finish.x, REL_STEP_2POINT)
-        status = sign_phase(run.state, finish.g, finish.f, 0, False)
+        status = tell_from_python(run, sign_phase, finish.g, finish.f)
         f = finish.f
     if finish.reason == "callback":
         return int(Status.CALLBACK), f
