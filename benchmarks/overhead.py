@@ -14,6 +14,9 @@ BFGS update costs O(n^3): 0.1-0.5 s an iteration at n = 1000), and their ratio
 is over the calls they actually made; a run that ends early is repeated within
 one timing up to that many evaluations ("evaluations" is the total).
 
+"signmin ask/tell" is the same run as "signmin", driven from outside through
+``signmin.Rprop`` (a Python loop of ``ask()`` and ``tell(f, g)``, the user's).
+
 Headline: n = 10, 10,000 iterations (10,001 evaluations) of ``minimize_rprop``.
 """
 
@@ -31,7 +34,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import minimize, rosen, rosen_der  # noqa: E402
 
-from signmin import minimize_rprop  # noqa: E402
+from signmin import Rprop, minimize_rprop  # noqa: E402
 
 HEADLINE_N = 10
 HEADLINE_ITERS = 10_000
@@ -60,6 +63,18 @@ def signmin_run(x0, n_evals):
                                   maxiter=n_evals - 1)
 
 
+def ask_tell_run(x0, n_evals):
+    """The same run as :func:`signmin_run`, driven from outside (``signmin.Rprop``)."""
+    def run():
+        opt = Rprop(x0, xtol=0.0, ftol=0.0, gtol=0.0, stall_window=0, accelerate=False,
+                    maxiter=n_evals - 1)
+        while not opt.done:
+            x = opt.ask()
+            opt.tell(rosen(x), rosen_der(x))
+        return opt.result
+    return run
+
+
 def scipy_budget(n, n_evals):
     return min(n_evals, max(20, 20_000 // n))
 
@@ -80,9 +95,17 @@ def scipy_run(method, x0, n_evals):
     return run
 
 
+def _counted(run):
+    """``(run, calls of fun, calls of jac)``: a step where no variable moved is not
+    evaluated again, so a run makes at most, not exactly, maxiter + 1 evaluations."""
+    res = run()
+    return run, res.nfev, res.njev
+
+
 def optimisers(peers):
     """name -> factory(x0, n_evals) -> (run, calls of fun, calls of jac)."""
-    out = {"signmin": lambda x0, e: (signmin_run(x0, e), e, e)}
+    out = {"signmin": lambda x0, e: _counted(signmin_run(x0, e)),
+           "signmin ask/tell": lambda x0, e: _counted(ask_tell_run(x0, e))}
     for peer in peers:
         runner = C.PEER_RUNNERS[peer]
         out[C.PEER_LABELS[peer]] = (

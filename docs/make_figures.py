@@ -289,6 +289,23 @@ def _stop_early(intermediate_result):
         raise StopIteration
 
 
+def _interrupted():
+    """The result a run ended by an exception carries (status 98)."""
+    calls = []
+
+    def fun(x):
+        calls.append(x)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return float(np.sum(x ** 2))
+
+    try:
+        _quietly(minimize_rprop, fun, [1.0, 2.0], jac=lambda x: 2.0 * x, **SIGN_METHOD)
+    except KeyboardInterrupt as exc:
+        return exc.result
+    raise RuntimeError("expected the run to be interrupted")
+
+
 def status_rows():
     """``(status, success, message)`` of runs made to end on each rule, in status order."""
     runs = [
@@ -302,6 +319,7 @@ def status_rows():
         _ends_with(5, fun=lambda x: np.nan, x0=[3.0]),
         _ends_with(6, fun=lambda x: 1.0, jac=lambda x: np.ones(1), x0=[0.0], stall_window=20),
         _ends_with(7, until_bracketed=True),
+        _interrupted(),
         _ends_with(99, callback=_stop_early),
     ]
     return [(res.status, bool(res.success), res.message) for res in runs]

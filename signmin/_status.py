@@ -12,7 +12,10 @@ class Status(IntEnum):
     """The rule that ended a run of `minimize_rprop` (``res.status``).
 
     The values follow SciPy's convention: small non-negative integers for the
-    rules of the method, 99 for a stop asked for by the callback. ``GTOL``,
+    rules of the method, 99 for a stop asked for by the callback, 98 for a run
+    that an exception ended (Ctrl-C, or one raised by ``fun``, ``jac`` or the
+    callback: the result then travels with the exception, as its ``result``
+    attribute, and is never returned). ``GTOL``,
     ``XTOL``, ``FTOL``, ``NO_PROGRESS`` and ``BRACKETED`` (asked for with
     ``until_bracketed=True``) are successes (``res.success``).
 
@@ -35,6 +38,7 @@ class Status(IntEnum):
     NONFINITE = 5
     NO_PROGRESS = 6
     BRACKETED = 7
+    INTERRUPTED = 98
     CALLBACK = 99
 
     @property
@@ -66,6 +70,9 @@ _MESSAGES = {
                          "last `stall_window` steps."),
     Status.BRACKETED: ("Every variable's partial derivative has changed sign at least once "
                        "(until_bracketed=True): the minimum is bracketed."),
+    Status.INTERRUPTED: ("The run was interrupted by an exception (Ctrl-C, or one raised by "
+                         "fun, jac or callback); this result, the best point before it, is "
+                         "the exception's `result` attribute."),
     Status.CALLBACK: "`callback` raised `StopIteration`.",
 }
 

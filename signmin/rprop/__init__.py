@@ -1,6 +1,7 @@
 """The sign method: Rprop's kernel, its drivers and the phases of a run.
 
-Internal; the public name is :func:`signmin.minimize_rprop`. Read in this order:
+Internal; the public names are :func:`signmin.minimize_rprop` and :class:`signmin.Rprop`.
+Read in this order:
 
 * ``kernel``    the run's state and ``tell``, the one update of all four variants;
 * ``objective`` the user's functions in their forms (jac, ``jac=True``, finite
@@ -8,5 +9,6 @@ Internal; the public name is :func:`signmin.minimize_rprop`. Read in this order:
 * ``drivers``   the Python loop and the compiled loop around ``tell``;
 * ``finish``    L-BFGS-B from the sign phase's best point (``polish=True``);
 * ``phases``    a run as sign phase, finish, sign phase, over one best point;
-* ``minimize``  the front door: validation, defaults, choice of driver, result.
+* ``minimize``  the front door: validation, defaults, choice of driver, result;
+* ``ask_tell``  :class:`signmin.Rprop`, the same steps driven from outside.
 """

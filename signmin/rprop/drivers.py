@@ -26,7 +26,7 @@ _ENTRY_POINTS = {}
 _GRADIENT = numba.float64[:]
 
 
-def _entry_point(tell):
+def entry_point(tell):
     """``tell`` compiled for the Python loop's argument types, without numba's dispatch.
 
     Calling a compiled overload's entry point skips the type resolution a
@@ -41,12 +41,12 @@ def _entry_point(tell):
     return entry
 
 
-def tell_from_python(run, tell, g, f):
-    """Tell ``run`` an ``f`` and ``g`` already counted (another phase's point), as the Python
-    loop does; returns the status."""
+def tell_from_python(run, tell, g, f, calls=0):
+    """Tell ``run`` an ``f`` and ``g`` that took ``calls`` calls of fun (0: already counted,
+    another phase's point), as the Python loop does; returns the status."""
     # (Through the Python loop's entry point: a call with the state itself
     # would compile another specialisation of tell, seconds on first use.)
-    return _entry_point(tell)(K.state_address(run.state), g, f, 0, False)
+    return entry_point(tell)(K.state_address(run.state), g, f, calls, False)
 
 
 def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
@@ -65,7 +65,7 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
     header = memoryview(header)
     repeat = K.REPEAT
     status = K.CONTINUE
-    fast_tell = _entry_point(tell)
+    fast_tell = entry_point(tell)
     while True:
         if status != repeat:
             # One copy per iteration: the user's functions may keep their argument.

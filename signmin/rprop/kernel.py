@@ -816,6 +816,19 @@ def tell_for(spec):
 # --- accessors: the rest of the package reads a run through these ---------------------
 
 
+def run_arrays(run):
+    """Every array of ``run``'s state by field name (the run's own): with its
+    ``spec``, all there is to a run (see :func:`run_from_arrays`)."""
+    arrays = {name: getattr(run, name) for name in _PYTHON_FIELDS}
+    arrays["g_best"] = _best_gradient(run.state)
+    return arrays
+
+
+def run_from_arrays(spec, arrays):
+    """The :class:`Run` of ``spec`` over ``arrays`` (from :func:`run_arrays`: taken over)."""
+    return Run(spec, **arrays)
+
+
 def python_loop_view(run):
     """``(row_at, header, cur_slot, nit_slot)``: what the Python loop reads per step.
 
@@ -867,6 +880,18 @@ def best(run):
 def _best_gradient(state):
     # Read from the state: tell may have replaced the row it started with.
     return state.g_best
+
+
+def offer_best(run, f, x, g):
+    """Make ``x`` (value ``f``, gradient ``g``), a point another phase evaluated,
+    the best point if ``f`` is lower. Only once the run is over: the best
+    point's row is overwritten."""
+    h = run.header
+    if h[_BEST] < 0.0 or not f < h[_F_BEST]:
+        return
+    _rows(run)[int(h[_BEST])][:] = x
+    _best_gradient(run.state)[:] = g
+    h[_F_BEST] = f
 
 
 def step_size(run):

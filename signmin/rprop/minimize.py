@@ -223,6 +223,13 @@ def minimize_rprop(
         7 bracketed: successes; 3 maxiter, 4 maxfev, 5 a non-finite value,
         99 the callback); ``step_size``, the final step sizes.
 
+    Raises
+    ------
+    KeyboardInterrupt, or the exception `fun`, `jac` or `callback` raised
+        Unchanged, and carrying the run's result so far as its ``result``
+        attribute (the best point of every phase, the counts, status 98),
+        once a point was evaluated.
+
     Notes
     -----
     With g the current partial derivative and g' the stored one, each step
@@ -319,23 +326,30 @@ def minimize_rprop(
         return run_phases(run, drive, evaluate, options.finish, lower, upper, callback,
                           new_style)
 
-    status = None
-    if compiled:
-        drive_compiled = _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper)
-        try:
-            status, f = run_phases_with(drive_compiled)
-        except TypingError as exc:
-            if driver == "compiled":
-                raise TypeError(
-                    "driver='compiled': numba could not compile the loop around fun"
-                    f"{'' if jac_mode != JAC_CALLABLE else ' and jac'} (does fun return a "
-                    "float, and jac a 1-D float array of x's length?):\n" + str(exc)
-                ) from None
-            # The Python loop checks what the user's functions return and says
-            # which one is wrong; nothing was evaluated yet.
-    if status is None:
-        status, f = run_phases_with(
+    def run_all():
+        if compiled:
+            drive_compiled = _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper)
+            try:
+                return run_phases_with(drive_compiled)
+            except TypingError as exc:
+                if driver == "compiled":
+                    raise TypeError(
+                        "driver='compiled': numba could not compile the loop around fun"
+                        f"{'' if jac_mode != JAC_CALLABLE else ' and jac'} (does fun return a "
+                        "float, and jac a 1-D float array of x's length?):\n" + str(exc)
+                    ) from None
+                # The Python loop checks what the user's functions return and says
+                # which one is wrong; nothing was evaluated yet.
+        return run_phases_with(
             lambda run, tell: run_python(evaluate, run, tell, callback, new_style))
+
+    try:
+        status, f = run_all()
+    except BaseException as exc:
+        # Ctrl-C, or the user's own exception: it goes on unchanged (so that a
+        # caller such as basinhopping stops too), with the run's result on it.
+        _hand_over(exc, run)
+        raise
     res = _result(run, Status(status), f)
     if disp:
         print(f"{res.message}\n         Current function value: {res.fun:.6g}\n"
@@ -399,6 +413,21 @@ def _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper):
 
 
 _NO_BOUNDS = np.empty(0)
+
+def _hand_over(exc, run):
+    """Give ``exc`` the result of ``run`` so far, as its ``result``, and a note that says so;
+    nothing if no point was evaluated (or the exception takes no attributes)."""
+    if K.best(run) is None:
+        return
+    try:
+        exc.result = _result(run, Status.INTERRUPTED, np.nan)
+    except AttributeError:  # pragma: no cover - an extension type without a __dict__
+        return
+    if hasattr(exc, "add_note"):  # (Python >= 3.11)
+        exc.add_note("signmin.minimize_rprop: the best point before this exception, its "
+                     "value, gradient and the counts are in the exception's `result` "
+                     "attribute (an OptimizeResult, status 98).")
+
 
 def _result(run, status, f):
     """The OptimizeResult of a finished run; it takes over the run's arrays."""

@@ -58,21 +58,32 @@ def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_c
     iterations, evaluations = K.budget(run)
     n = x_best.size
 
+    # The finish's lowest point (f, x, g) so far: if an exception ends the run
+    # inside the finish, the run's result must not lose it (see minimize_rprop).
+    lowest = [f_best, None, None]
+
     def counted(x):
         f, g, calls = evaluate(x)
         K.count_evaluation(run, f, calls)
+        if f < lowest[0]:
+            lowest[:] = f, x.copy(), g.copy()
         return f, (g if math.isfinite(f) else None)
 
-    finish = _FINISHES[finish_for(polish, n)](
-        counted, x_best.copy(), f_best, g_best.copy(),
-        np.full(n, -np.inf) if lower is None else lower,
-        np.full(n, np.inf) if upper is None else upper,
-        # Scaled variables (L-BFGS-B; BFGS judges xtol by them): one unit of
-        # each is its own size (Meyer's parameters differ by 1e5 and
-        # L-BFGS-B's first step is a unit one).
-        np.maximum(np.abs(x_best), K.scale(run)),
-        max_evaluations=evaluations, max_iterations=iterations, callback=callback,
-        new_style_callback=new_style_callback, xtol=K.xtol(run))
+    try:
+        finish = _FINISHES[finish_for(polish, n)](
+            counted, x_best.copy(), f_best, g_best.copy(),
+            np.full(n, -np.inf) if lower is None else lower,
+            np.full(n, np.inf) if upper is None else upper,
+            # Scaled variables (L-BFGS-B; BFGS judges xtol by them): one unit of
+            # each is its own size (Meyer's parameters differ by 1e5 and
+            # L-BFGS-B's first step is a unit one).
+            np.maximum(np.abs(x_best), K.scale(run)),
+            max_evaluations=evaluations, max_iterations=iterations, callback=callback,
+            new_style_callback=new_style_callback, xtol=K.xtol(run))
+    except BaseException:
+        if lowest[1] is not None:
+            K.offer_best(run, *lowest)
+        raise
     # (The same tell: one compile for the whole run.)
     K.stop_bracketing(run)
     sign_phase = K.tell_for(run.spec)
