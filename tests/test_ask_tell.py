@@ -104,3 +104,90 @@ def test_x0_and_the_asked_points_are_the_callers():
     x = opt.ask()
     x[:] = 99.0
     assert np.array_equal(opt.ask(), [3.0, -2.0]) and np.array_equal(x0, [3.0, -2.0])
+
+
+# --- checkpoints ------------------------------------------------------------------------
+
+_CHILD = """
+import sys
+import numpy as np
+from scipy.optimize import rosen, rosen_der
+from signmin import Rprop
+x0 = np.array({x0})
+path = sys.argv[1]
+opt = Rprop(x0, variant="rprop+")
+while not opt.done:
+    x = opt.ask()
+    opt.tell(rosen(x), rosen_der(x))
+    opt.save(path)
+"""
+
+
+def test_a_run_killed_while_it_checkpoints_resumes_to_the_uninterrupted_result(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    expected, _ = _recorded_run(variant="rprop+")
+    path = tmp_path / "run.npz"
+    child = _CHILD.format(x0=X0.tolist())
+    rng = np.random.default_rng()
+    for _ in range(3):
+        if path.exists():
+            path.unlink()
+        proc = subprocess.Popen([sys.executable, "-c", child, str(path)])
+        # Killed at a random moment once it writes its checkpoints (each step
+        # saves: most kills land in or between writes).
+        deadline = time.monotonic() + 300
+        while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        saved = Rprop.load(path)
+        done_before = saved.result.nfev
+        opt = _ask_tell(Rprop(X0, variant="rprop+", resume=path), [])
+        res = opt.result
+        assert 0 < done_before <= res.nfev
+        assert (res.fun, res.nfev, res.njev, res.nit, res.status) == (
+            expected.fun, expected.nfev, expected.njev, expected.nit, expected.status)
+        assert np.array_equal(res.x, expected.x)
+
+
+def test_a_truncated_or_corrupted_checkpoint_is_refused_and_the_good_one_still_loads(tmp_path):
+    opt = _ask_tell(Rprop(X0), [], until=30)
+    good = tmp_path / "good.npz"
+    opt.save(good)
+    data = good.read_bytes()
+    for name, content in (("truncated", data[: len(data) // 2]), ("empty", b""),
+                          ("garbage", b"not a checkpoint" * 10)):
+        bad = tmp_path / f"{name}.npz"
+        bad.write_bytes(content)
+        with pytest.raises(ValueError, match="not a readable signmin checkpoint"):
+            Rprop.load(bad)
+    assert np.array_equal(Rprop.load(good).ask(), opt.ask())
+
+
+def test_a_checkpoint_of_another_run_is_refused_with_what_differs(tmp_path):
+    path = tmp_path / "run.npz"
+    _ask_tell(Rprop(X0, variant="irprop-"), [], until=10).save(path)
+    Rprop(X0, variant="irprop-", resume=path)  # the same run: accepted
+    for kwargs, what in ((dict(x0=X0 + 1.0, variant="irprop-"), "x0"),
+                         (dict(x0=X0, variant="irprop+"), "variant"),
+                         (dict(x0=X0, variant="irprop-", bounds=BOX), "bounds"),
+                         (dict(x0=X0, variant="irprop-", etas=(0.4, 1.3)), "options")):
+        x0 = kwargs.pop("x0")
+        with pytest.raises(ValueError, match=f"another run \\(different: .*{what}"):
+            Rprop(x0, resume=path, **kwargs)
+
+
+def test_a_checkpoint_of_another_version_is_refused(tmp_path, monkeypatch):
+    from signmin.rprop import ask_tell
+
+    path = tmp_path / "run.npz"
+    Rprop(X0).save(path)
+    monkeypatch.setattr(ask_tell, "_version", lambda: "99.0")
+    with pytest.raises(ValueError, match="written by signmin 0.1.0; this is signmin 99.0"):
+        Rprop.load(path)

@@ -11,6 +11,9 @@ bit for bit.
 
 from __future__ import annotations
 
+import json
+import os
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +31,8 @@ from .options import FTOL, check_options
 __all__ = ["Rprop"]
 
 _REPEAT = K.REPEAT
+#: The first line of every checkpoint's metadata: what wrote it.
+_FORMAT = "signmin.Rprop checkpoint 1"
 
 
 class Rprop:
@@ -44,6 +49,11 @@ class Rprop:
 stall_window, accelerate, until_bracketed, tol
         As for `minimize_rprop`. Every point asked costs one evaluation of f
         and g (``maxfev`` counts them).
+    resume : str or path-like, optional
+        A checkpoint written by `save` of a run with these same ``x0``,
+        bounds and options: the run goes on from where it was saved, exactly
+        as it would have without the stop. A checkpoint of another run is
+        refused (``ValueError``, saying what differs).
 
     Notes
     -----
@@ -75,7 +85,7 @@ stall_window, accelerate, until_bracketed, tol
        backpropagation learning: the RPROP algorithm", IEEE International
        Conference on Neural Networks, 1993, pp. 586-591.
     .. [2] C. Igel and M. Hüsken, "Empirical evaluation of the improved Rprop
-       learning algorithm", Neurocomputing 50, 2003, pp. 105-123.
+       learning algorithms", Neurocomputing 50, 2003, pp. 105-123.
     """
 
     def __init__(self, x0: Any, bounds: Bounds | Sequence[tuple[float | None, float | None]]
@@ -85,11 +95,13 @@ stall_window, accelerate, until_bracketed, tol
                  step_sizes: tuple[float, float] = (0.0, np.inf), maxiter: int = 100_000,
                  maxfev: int | None = None, xtol: float | None = None, ftol: float = FTOL,
                  gtol: float = 0.0, stall_window: int | None = None, accelerate: bool = True,
-                 until_bracketed: bool = False, tol: float | None = None) -> None:
+                 until_bracketed: bool = False, tol: float | None = None,
+                 resume: str | os.PathLike | None = None) -> None:
         # (The front door's own start, so that both begin from the same state.)
         from .minimize import _start
 
         x0 = V.x0_array(x0)
+        self._x0 = x0.copy()
         n = x0.size
         lower, upper = as_bounds_arrays(bounds, n)
         options = check_options(
@@ -100,7 +112,23 @@ stall_window, accelerate, until_bracketed, tol
         self._n = n
         self._status: int | None = None
         self._f = np.nan
+        if resume is not None:
+            self._adopt(Rprop.load(resume), resume)
         self._bind()
+
+    def _adopt(self, saved, path):
+        # The checkpoint's run, if it is a run of this problem with these options.
+        mine, theirs = K.run_arrays(self._run), K.run_arrays(saved._run)
+        differs = [what for what, same in (
+            ("x0", np.array_equal(self._x0, saved._x0)),
+            ("the bounds", all(np.array_equal(mine[k], theirs[k]) for k in ("lower", "upper"))),
+            ("the variant or the rules", self._run.spec == saved._run.spec),
+            ("the options", np.array_equal(K.options_of(self._run), K.options_of(saved._run))),
+        ) if not same]
+        if differs:
+            raise ValueError(f"resume={os.fspath(path)!r} is a checkpoint of another run "
+                             f"(different: {', '.join(differs)})")
+        self._run, self._status, self._f = saved._run, saved._status, saved._f
 
     def _bind(self):
         # What each step reads, looked up once (as the Python loop does): the
@@ -164,11 +192,71 @@ stall_window, accelerate, until_bracketed, tol
                        message="The run goes on: no rule has ended it yet.")
         return res
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the whole state to ``path`` (NumPy's ``.npz``, no pickle), atomically.
+
+        The state goes to a temporary file beside ``path``, is flushed to disk,
+        then takes ``path``'s name in one step: a crash while saving leaves the
+        previous checkpoint as it was. ``Rprop(x0, ..., resume=path)`` (or
+        `load`) continues from it exactly as this object would.
+        """
+        path = os.fspath(path)
+        meta = {"format": _FORMAT, "version": _version(), "spec": list(self._run.spec),
+                "n": self._n, "status": self._status, "f": self._f}
+        arrays = {f"run_{name}": value for name, value in K.run_arrays(self._run).items()}
+        temporary = f"{path}.{os.getpid()}.tmp"
+        try:
+            with open(temporary, "wb") as file:
+                np.savez(file, meta=np.array(json.dumps(meta)), x0=self._x0, **arrays)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Rprop:
+        """The optimiser saved in ``path`` by `save`, ready to go on.
+
+        A file that is not a whole checkpoint (truncated, corrupted, another
+        kind of file) or that another version of signmin wrote raises
+        ``ValueError`` and changes nothing.
+        """
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                x0 = data["x0"]
+                arrays = {name[4:]: data[name] for name in data.files if name.startswith("run_")}
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path!r} is not a readable signmin checkpoint (truncated or "
+                             f"corrupted?): {type(exc).__name__}: {exc}") from None
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise ValueError(f"{path!r} is not a signmin.Rprop checkpoint")
+        if meta["version"] != _version():
+            raise ValueError(f"{path!r} was written by signmin {meta['version']}; this is "
+                             f"signmin {_version()}, whose state may differ: start anew")
+        self = cls.__new__(cls)
+        self._x0 = x0
+        self.__setstate__({"run": arrays, "spec": tuple(meta["spec"]), "n": meta["n"],
+                           "status": meta["status"], "f": meta["f"]})
+        return self
+
     def __getstate__(self):
         return {"run": K.run_arrays(self._run), "spec": self._run.spec, "n": self._n,
-                "status": self._status, "f": self._f}
+                "status": self._status, "f": self._f, "x0": self._x0}
 
     def __setstate__(self, state):
         self._run = K.run_from_arrays(state["spec"], state["run"])
         self._n, self._status, self._f = state["n"], state["status"], state["f"]
+        self._x0 = state.get("x0", getattr(self, "_x0", None))
         self._bind()
+
+
+def _version():
+    from .. import __version__
+
+    return __version__

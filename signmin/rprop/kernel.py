@@ -824,6 +824,11 @@ def run_arrays(run):
     return arrays
 
 
+def options_of(run):
+    """The options ``run`` was made with (a copy of the header's first slots)."""
+    return run.header[:_CUR].copy()
+
+
 def run_from_arrays(spec, arrays):
     """The :class:`Run` of ``spec`` over ``arrays`` (from :func:`run_arrays`: taken over)."""
     return Run(spec, **arrays)
