@@ -41,12 +41,12 @@ def entry_point(tell):
     return entry
 
 
-def tell_from_python(run, tell, g, f, calls=0):
-    """Tell ``run`` an ``f`` and ``g`` that took ``calls`` calls of fun (0: already counted,
-    another phase's point), as the Python loop does; returns the status."""
+def tell_from_python(run, tell, g, f):
+    """Tell ``run`` an ``f`` and ``g`` already counted (another phase's point), as the
+    Python loop does; returns the status."""
     # (Through the Python loop's entry point: a call with the state itself
     # would compile another specialisation of tell, seconds on first use.)
-    return entry_point(tell)(K.state_address(run.state), g, f, calls, False)
+    return entry_point(tell)(K.state_address(run.state), g, f, 0, False)
 
 
 def run_python(evaluate, run, tell, callback=None, new_style_callback=True):

@@ -414,6 +414,7 @@ def _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper):
 
 _NO_BOUNDS = np.empty(0)
 
+
 def _hand_over(exc, run):
     """Give ``exc`` the result of ``run`` so far, as its ``result``, and a note that says so;
     nothing if no point was evaluated (or the exception takes no attributes)."""
