@@ -104,6 +104,11 @@ def _quadratic_until_close(x):
 
 
 @numba.njit
+def _quadratic(x):
+    return float(np.sum((x - 1.0) ** 2))
+
+
+@numba.njit
 def _quadratic_jac(x):
     return 2.0 * (x - 1.0)
 
@@ -116,3 +121,66 @@ def test_the_compiled_loop_keeps_the_best_point_of_its_run_too():
     assert res.status == Status.INTERRUPTED and res.nfev > 0
     assert res.fun >= 1e-6 and res.fun == float(np.sum((res.x - 1.0) ** 2))
     assert res.fun < float(np.sum((x0 - 1.0) ** 2))
+
+
+@numba.njit
+def _rosen_nb(x):
+    f = 0.0
+    for i in range(x.shape[0] - 1):
+        f += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return f
+
+
+@numba.njit
+def _rosen_der_nb(x):
+    g = np.zeros_like(x)
+    for i in range(x.shape[0] - 1):
+        a = x[i + 1] - x[i] ** 2
+        g[i] += -400.0 * x[i] * a - 2.0 * (1.0 - x[i])
+        g[i + 1] += 200.0 * a
+    return g
+
+
+def test_ctrl_c_reaches_a_compiled_run_within_a_chunk():
+    # Compiled code never sees a signal: the loop comes back to Python every
+    # ~0.1 s, where the interrupt takes effect. Unstopped, this run would take
+    # 10**8 steps (tens of seconds).
+    import threading
+
+    x0 = np.tile([-1.2, 1.0], 5)
+    options = dict(jac=_rosen_der_nb, polish=False, xtol=0.0, stall_window=0, maxiter=10**8,
+                   driver="compiled")
+    minimize_rprop(_rosen_nb, x0, **{**options, "maxiter": 10})  # (compiled here)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            minimize_rprop(_rosen_nb, x0, **options)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 10.0
+    res = info.value.result
+    assert res.status == Status.INTERRUPTED and 0 < res.nfev < 10**8
+    assert res.fun == _rosen_nb(res.x) < _rosen_nb(x0)
+
+
+@pytest.mark.parametrize("variant", ["irprop-", "irprop+", "rprop+", "rprop-"])
+@pytest.mark.parametrize("n, polish", [(1, False), (4, False), (4, True)])
+def test_the_compiled_run_is_the_same_whatever_its_chunks(monkeypatch, variant, n, polish):
+    # Chunks of one step each: every step goes back to Python and in again.
+    # (n = 1 repeats points, 33 of irprop-'s 85 steps: a chunk must never end
+    # right after one, or the next would evaluate the point again.)
+    from signmin.rprop import drivers
+
+    x0 = np.linspace(-1.2, 1.0, n) if n > 1 else np.array([3.0])
+    fun, jac = (_rosen_nb, _rosen_der_nb) if n > 1 else (_quadratic, _quadratic_jac)
+    options = dict(jac=jac, variant=variant, driver="compiled", maxiter=3000, polish=polish,
+                   accelerate=polish)
+    whole = minimize_rprop(fun, x0, **options)
+    monkeypatch.setattr(drivers, "FIRST_CHUNK", 1)
+    monkeypatch.setattr(drivers, "CHUNK_SECONDS", 0.0)
+    chunked = minimize_rprop(fun, x0, **options)
+    assert np.array_equal(whole.x, chunked.x)
+    assert (whole.fun, whole.nfev, whole.njev, whole.nit, whole.status) == (
+        chunked.fun, chunked.nfev, chunked.njev, chunked.nit, chunked.status)

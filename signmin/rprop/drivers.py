@@ -8,6 +8,8 @@ two loops take identical steps and report identical counts. After ``REPEAT``
 the same point twice.
 """
 
+import time
+
 import numba
 import numpy as np
 
@@ -96,7 +98,13 @@ _COMPILED_LOOPS = {}
 
 def compiled_loop(evaluate):
     """The compiled loop for one compiled evaluator (see ``_objective.evaluator``):
-    ``loop(tell, fun, jac, args, state, lower, upper, three_point) -> (status, f)``.
+    ``loop(tell, fun, jac, args, state, lower, upper, three_point, max_steps) -> (status, f)``.
+
+    It returns ``CONTINUE`` after ``max_steps`` steps (never right after a
+    ``REPEAT``: the next call starts by evaluating the current iterate, as the
+    loop itself would), so that its caller gets back to Python now and then:
+    compiled code never sees a signal, and Ctrl-C takes effect only there
+    (see :func:`drive_in_chunks`).
 
     One loop per evaluator, which it inlines: numba then prunes the reference
     counts that a call of a passed-in evaluator takes on its arguments
@@ -112,7 +120,7 @@ def compiled_loop(evaluate):
 
 def _make_compiled_loop(evaluate):
     @numba.njit(nogil=True)
-    def loop(tell, fun, jac, args, state, lower, upper, three_point):
+    def loop(tell, fun, jac, args, state, lower, upper, three_point, max_steps):
         # Only finite differences write a gradient into the buffer, and only
         # they are given bounds of length n: for the other forms it is a
         # placeholder (returned with a non-finite f, never read).
@@ -121,6 +129,7 @@ def _make_compiled_loop(evaluate):
         status = K.CONTINUE
         f = np.nan
         g = g_buffer
+        steps = 0
         while True:
             calls = 0
             if status != K.REPEAT:
@@ -134,5 +143,30 @@ def _make_compiled_loop(evaluate):
                 # The kernel keeps what it needs of g: let it go now, so that the
                 # next gradient does not meet it in memory (n floats at peak).
                 g = g_buffer
+                steps += 1
+                if steps >= max_steps:
+                    return K.CONTINUE, f
 
     return loop
+
+
+#: The first chunk of a compiled run, in steps; later ones last about CHUNK_SECONDS.
+FIRST_CHUNK, CHUNK_SECONDS = 1000, 0.1
+
+
+def drive_in_chunks(loop_chunk):
+    """Run ``loop_chunk(max_steps) -> (status, f)`` (a compiled loop, see
+    :func:`compiled_loop`) to its end in chunks of about `CHUNK_SECONDS`.
+
+    Between two chunks Python runs, so a Ctrl-C (a signal) ends a compiled
+    run within a chunk's time instead of at its end; the steps, and so the
+    run, are the same whatever the chunks.
+    """
+    chunk = FIRST_CHUNK
+    while True:
+        start = time.perf_counter()
+        status, f = loop_chunk(chunk)
+        if status != K.CONTINUE:
+            return status, f
+        elapsed = time.perf_counter() - start
+        chunk = int(min(16.0 * chunk, max(1.0, chunk * CHUNK_SECONDS / max(elapsed, 1e-9))))

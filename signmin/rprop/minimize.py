@@ -23,7 +23,7 @@ from .._bounds import as_bounds_arrays
 from .._numerics import REL_STEP_2POINT
 from .._status import NONFINITE_AT_START, Status
 from . import kernel as K
-from .drivers import compiled_loop, run_python
+from .drivers import compiled_loop, drive_in_chunks, run_python
 from .objective import (
     JAC_2POINT,
     JAC_3POINT,
@@ -407,7 +407,9 @@ def _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper):
     fd_hi = fd_upper if fd_upper is not None else _NO_BOUNDS
 
     def drive(run, tell):
-        return loop(tell, fun, jac_arg, args, run.state, fd_lo, fd_hi, jac_mode == JAC_3POINT)
+        return drive_in_chunks(lambda max_steps: loop(
+            tell, fun, jac_arg, args, run.state, fd_lo, fd_hi, jac_mode == JAC_3POINT,
+            max_steps))
 
     return drive
 
