@@ -193,25 +193,22 @@ def _randhie(sm):
     return d.endog, sm.add_constant(d.exog, prepend=False)
 
 
-def logit_spector():
+def _binary_spector(kind):
     import statsmodels.api as sm
 
     y, X = _spector(sm)
-    model = sm.Logit(y, X)
-    fun, jac = _likelihood(model)
-    # Logit has no start_params: LikelihoodModel.fit starts from zeros.
-    return RealProblem("Logit spector", "statsmodels", "spector (32 rows), GPA TUCE PSI + const",
+    fun, jac = _likelihood(getattr(sm, kind)(y, X))
+    # Logit and Probit have no start_params: LikelihoodModel.fit starts from zeros.
+    return RealProblem(f"{kind} spector", "statsmodels", "spector (32 rows), GPA TUCE PSI + const",
                        "zeros (LikelihoodModel.fit)", fun, jac, np.zeros(X.shape[1]))
+
+
+def logit_spector():
+    return _binary_spector("Logit")
 
 
 def probit_spector():
-    import statsmodels.api as sm
-
-    y, X = _spector(sm)
-    model = sm.Probit(y, X)
-    fun, jac = _likelihood(model)
-    return RealProblem("Probit spector", "statsmodels", "spector (32 rows), GPA TUCE PSI + const",
-                       "zeros (LikelihoodModel.fit)", fun, jac, np.zeros(X.shape[1]))
+    return _binary_spector("Probit")
 
 
 def poisson_randhie():

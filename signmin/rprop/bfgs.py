@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import line_search
 from scipy.optimize._linesearch import LineSearchWarning
 
-from .finish import MESSAGES, FinishResult, Stop, checked, report
+from .finish import MESSAGES, Best, FinishResult, Stop, checked, report
 
 __all__ = ["bfgs_finish"]
 
@@ -62,6 +62,7 @@ def bfgs_finish(
     callback: Callable[..., object] | None = None,
     new_style_callback: bool = True,
     xtol: float = 0.0,
+    best: Best | None = None,
 ) -> FinishResult:
     """Polish a point with dense BFGS within a budget of evaluations, keeping the best point.
 
@@ -79,7 +80,7 @@ def bfgs_finish(
     line search backs off from, never the end of the run.
     """
     x0, g0, lower, upper, x_scale = checked(x0, f0, g0, lower, upper, x_scale)
-    bfgs = _Bfgs(evaluate, x0, float(f0), g0, lower, upper, max_evaluations)
+    bfgs = _Bfgs(evaluate, x0, float(f0), g0, lower, upper, max_evaluations, best)
     if max_iterations < 1:
         reason, message = "budget", "No iteration allowed."
     else:
@@ -89,21 +90,22 @@ def bfgs_finish(
             reason = stop.reason
         message = _MESSAGES[reason]
         reason = {"steps": "converged", "flat": "converged"}.get(reason, reason)
-    improved = bool(bfgs.best_f < f0)
-    return FinishResult(x=bfgs.best_x.copy(), f=bfgs.best_f, g=bfgs.best_g.copy(),
-                        improved=improved, evaluations=bfgs.evaluations,
+    best = bfgs.best
+    return FinishResult(x=best.x.copy(), f=best.f, g=best.g.copy(), improved=bool(best.f < f0),
+                        evaluations=bfgs.evaluations,
                         iterations=bfgs.iterations, reason=reason, message=message)
 
 
 class _Bfgs:
     """The iteration, its counted and cached evaluations, and the best point seen."""
 
-    def __init__(self, evaluate, x0, f0, g0, lower, upper, max_evaluations):
+    def __init__(self, evaluate, x0, f0, g0, lower, upper, max_evaluations, best):
         self.evaluate, self.lower, self.upper = evaluate, lower, upper
         self.bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
         self.max_evaluations = max_evaluations
         self.x, self.f, self.g = x0, f0, g0
-        self.best_x, self.best_f, self.best_g = x0, f0, g0
+        self.best = Best() if best is None else best
+        self.best.offer(x0, f0, g0)
         self.evaluations = 0
         self.iterations = 0
         # The line search asks for f and for g at the same point in separate calls; each
@@ -126,8 +128,8 @@ class _Bfgs:
             g = np.array(g, dtype=float)  # a copy: the user may reuse the array returned
         if not math.isfinite(f) or g is None or not np.isfinite(g).all():
             f, g = math.inf, None
-        elif f < self.best_f:
-            self.best_x, self.best_f, self.best_g = x, f, g
+        else:
+            self.best.offer(x, f, g)
         self.seen[key] = x, f, g
         return x, f, g
 

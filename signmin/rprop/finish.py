@@ -47,6 +47,21 @@ class FinishResult(NamedTuple):
     message: str
 
 
+class Best:
+    """The lowest point a finish has evaluated (``x``, ``f``, ``g``: the finish's own
+    arrays). A caller that hands one in still holds the point if an exception from the
+    user's function ends the finish."""
+
+    __slots__ = ("x", "f", "g")
+
+    def __init__(self) -> None:
+        self.x, self.f, self.g = None, math.inf, None
+
+    def offer(self, x: np.ndarray, f: float, g: np.ndarray) -> None:
+        if f < self.f:
+            self.x, self.f, self.g = x, f, g
+
+
 class Stop(Exception):
     """Ends the L-BFGS-B run from inside its objective or callback."""
 
@@ -69,6 +84,7 @@ def lbfgsb_finish(
     callback: Callable[..., object] | None = None,
     new_style_callback: bool = True,
     xtol: float = 0.0,
+    best: Best | None = None,
 ) -> FinishResult:
     """Polish a point with L-BFGS-B within a budget of evaluations, keeping the best point.
 
@@ -104,6 +120,9 @@ def lbfgsb_finish(
         iterate. Raising ``StopIteration`` ends the finish.
     new_style_callback : bool, optional
         How `callback` is called (the front door tells from its signature).
+    best : Best, optional
+        Where the finish keeps its lowest point (a new one if not given): the
+        caller's, so that an exception from `evaluate` does not take the point along.
 
     Returns
     -------
@@ -129,7 +148,7 @@ def lbfgsb_finish(
     """
     x0, g0, lower, upper, x_scale = checked(x0, f0, g0, lower, upper, x_scale)
     scaled = _Scaled(evaluate, x0, float(f0), g0, lower, upper, x_scale, max_evaluations,
-                     callback, new_style_callback, xtol)
+                     callback, new_style_callback, xtol, best)
     options = dict(
         ftol=0.0, gtol=0.0, maxls=MAXLS,
         # SciPy would stop only after an iteration completed, one line search too late; the
@@ -151,9 +170,9 @@ def lbfgsb_finish(
                                                                            stop.reason)
         else:
             reason, message = _own_stop(res, lower / x_scale, upper / x_scale)
-    improved = bool(scaled.best_f < f0)
-    return FinishResult(x=scaled.best_x.copy(), f=scaled.best_f, g=scaled.best_g.copy(),
-                        improved=improved, evaluations=scaled.evaluations,
+    best = scaled.best
+    return FinishResult(x=best.x.copy(), f=best.f, g=best.g.copy(), improved=bool(best.f < f0),
+                        evaluations=scaled.evaluations,
                         iterations=scaled.iterations, reason=reason, message=message)
 
 
@@ -191,7 +210,7 @@ class _Scaled:
     its counts, the best point seen, the caller's callback and the finish's own stops."""
 
     def __init__(self, evaluate, x0, f0, g0, lower, upper, x_scale, max_evaluations,
-                 callback, new_style_callback, xtol):
+                 callback, new_style_callback, xtol, best):
         self.evaluate, self.lower, self.upper, self.x_scale = evaluate, lower, upper, x_scale
         self.max_evaluations, self.xtol = max_evaluations, xtol
         self.callback, self.new_style_callback = callback, new_style_callback
@@ -201,7 +220,8 @@ class _Scaled:
         # answer a different point from (f0, g0).
         self.z0_bits = self.z0.view(np.uint64)
         self.f0, self.gz0 = f0, g0 * x_scale
-        self.best_x, self.best_f, self.best_g = x0, f0, g0
+        self.best = Best() if best is None else best
+        self.best.offer(x0, f0, g0)
         self.evaluations = 0
         self.iterations = 0
 
@@ -229,8 +249,7 @@ class _Scaled:
         g = np.array(g, dtype=float)  # a copy: the user may reuse the array returned
         if not np.isfinite(g).all():
             raise Stop("nonfinite")
-        if f < self.best_f:
-            self.best_x, self.best_f, self.best_g = x, f, g
+        self.best.offer(x, f, g)
         return f, g * self.x_scale
 
     def on_iteration(self, intermediate_result: OptimizeResult) -> None:

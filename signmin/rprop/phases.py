@@ -29,7 +29,7 @@ from .._status import Status
 from . import kernel as K
 from .bfgs import bfgs_finish
 from .drivers import tell_from_python
-from .finish import lbfgsb_finish
+from .finish import Best, lbfgsb_finish
 from .options import finish_for
 
 _BRACKETED = int(Status.BRACKETED)
@@ -58,16 +58,14 @@ def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_c
     iterations, evaluations = K.budget(run)
     n = x_best.size
 
-    # The finish's lowest point (f, x, g) so far: if an exception ends the run
-    # inside the finish, the run's result must not lose it (see minimize_rprop).
-    lowest = [f_best, None, None]
-
     def counted(x):
         f, g, calls = evaluate(x)
         K.count_evaluation(run, f, calls)
-        if f < lowest[0]:
-            lowest[:] = f, x.copy(), g.copy()
         return f, (g if math.isfinite(f) else None)
+
+    # The finish's lowest point, held here: if an exception ends the run inside
+    # the finish, the run's result must not lose it (see minimize_rprop).
+    best = Best()
 
     try:
         finish = _FINISHES[finish_for(polish, n)](
@@ -79,10 +77,9 @@ def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_c
             # L-BFGS-B's first step is a unit one).
             np.maximum(np.abs(x_best), K.scale(run)),
             max_evaluations=evaluations, max_iterations=iterations, callback=callback,
-            new_style_callback=new_style_callback, xtol=K.xtol(run))
+            new_style_callback=new_style_callback, xtol=K.xtol(run), best=best)
     except BaseException:
-        if lowest[1] is not None:
-            K.offer_best(run, *lowest)
+        K.offer_best(run, best.f, best.x, best.g)
         raise
     # (The same tell: one compile for the whole run.)
     K.stop_bracketing(run)
