@@ -55,9 +55,9 @@ def test_ctrl_c_mid_run_leaves_the_best_point_and_the_counts_on_the_exception():
     assert any("`result`" in note for note in getattr(exc, "__notes__", ["`result`"]))
 
 
-@pytest.mark.parametrize("at", range(2, 43))
+@pytest.mark.parametrize("at", range(2, 45))
 def test_an_exception_anywhere_in_the_run_carries_the_best_point_of_every_phase(at):
-    # The default run takes 42 evaluations here: the sign phase, the BFGS finish
+    # The default run takes 44 evaluations here: the BFGS finish from x0
     # (whose points the kernel has not seen when it raises) and the last phase.
     error = ValueError("the simulator failed")
     fun = Recorded(at=at, error=error)
@@ -68,11 +68,11 @@ def test_an_exception_anywhere_in_the_run_carries_the_best_point_of_every_phase(
     assert exc.result.nfev == len(fun.values)
 
 
-def test_a_run_that_ends_normally_takes_42_evaluations():
+def test_a_run_that_ends_normally_takes_44_evaluations():
     # (What the test above assumes.)
     fun = Recorded(at=None)
     res = minimize_rprop(fun, X0.copy(), jac=rosen_der)
-    assert res.success and res.nfev == len(fun.values) == 42
+    assert res.success and res.nfev == len(fun.values) == 44
 
 
 def test_an_exception_before_any_evaluation_carries_nothing():

@@ -805,6 +805,12 @@ def stop_bracketing(run):
     run.header[_BRACKET] = 0.0
 
 
+def start_bracketing(run):
+    """Turn the bracket rule (back) on, every sign as yet unchanged."""
+    run.flipped[:] = 0
+    run.header[_BRACKET] = 1.0
+
+
 def tell_for(spec):
     """The ``tell`` specialised for ``spec`` (from :func:`new_state`), made once."""
     tell = _TELLS.get(spec)

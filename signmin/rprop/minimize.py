@@ -158,26 +158,28 @@ def minimize_rprop(
         a run may climb before it descends. Default ``100 + 20 * n`` (see
         `default_stall_window` for the measurements); 0 switches the rule off.
     polish : bool, 'BFGS' or 'L-BFGS-B', optional
-        Finish with a method that trusts the gradient's magnitude: the sign
-        phase runs until every variable's partial derivative has changed sign
-        (the minimum is bracketed), a quasi-Newton method continues from the
-        best point (``True``: dense BFGS up to 250 variables, with an
-        active-set rule for bounds; L-BFGS-B above, in variables scaled by
-        ``max(|x_i|, scale_i)``), and the sign phase runs again from its point
-        until a rule of its own stops it, so a gradient the finish should not
-        trust (mis-scaled, vanishing) costs evaluations, not the solve. After
-        a finish that lowered f, that last phase first stops at an xtol of
-        1e-8, and goes on to `xtol` only if it had to move the finish's point
-        by more than 1000 of its first steps (the finish stopped short). A
-        non-finite value inside the finish ends the finish, not the run.
-        Counts, budgets, bounds and callbacks cover all phases. On by
-        default: measured on 33 Moré-Garbow-Hillstrom problems and the seed
-        family plain and shifted (``benchmarks/robustness.py``), it solves
-        30/33 and 20/20 (BFGS with ``gtol=0``: 30/33, 20/20) at 1.3x BFGS's
-        evaluations at stop, against 37x for the pure sign method; with each
-        gradient component mis-scaled by up to 1e6 it still solves 28/33,
-        where BFGS and L-BFGS-B solve 0-1; on real models (statsmodels and
-        scikit-learn objectives, ``benchmarks/real_models.py``) see
+        Finish with a method that trusts the gradient's magnitude (``True``:
+        dense BFGS up to 250 variables, with an active-set rule for bounds;
+        L-BFGS-B above, in variables scaled by ``max(|x_i|, scale_i)``), and
+        let the sign phase check its point: it runs from there until a rule
+        of its own stops it, so a gradient the finish should not trust
+        (mis-scaled, vanishing) costs evaluations, not the solve. Without
+        bounds the finish starts at x0 (a model's own start is usually in the
+        basin); with bounds, or where that finish stopped short of a minimum,
+        the sign phase first runs until every variable's partial derivative
+        has changed sign (the minimum is bracketed) and the finish starts
+        from the best point. After a finish that lowered f, the last sign
+        phase first stops at an xtol of 1e-8, and goes on only if it had to
+        move the finish's point by more than 1000 of its first steps (the
+        finish stopped short). A non-finite value inside the finish ends the
+        finish, not the run. Counts, budgets, bounds and callbacks cover all
+        phases. On by default: measured on 33 Moré-Garbow-Hillstrom problems
+        and the seed family plain and shifted (``benchmarks/robustness.py``),
+        it solves 30/33 and 20/20 (BFGS with ``gtol=0``: 30/33, 20/20) at
+        1.4x BFGS's evaluations at stop, against 37x for the pure sign method;
+        with each gradient component mis-scaled by up to 1e6 it still solves
+        28/33, where BFGS and L-BFGS-B solve 0-1; on real models (statsmodels
+        and scikit-learn objectives, ``benchmarks/real_models.py``) see
         ``benchmarks/RESULTS.md``. The trajectory is then no longer invariant
         under gradient rescaling: ``polish=False`` (and ``accelerate=False``)
         give the textbook method.
