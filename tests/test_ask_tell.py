@@ -184,10 +184,10 @@ def test_a_checkpoint_of_another_run_is_refused_with_what_differs(tmp_path):
 
 
 def test_a_checkpoint_of_another_version_is_refused(tmp_path, monkeypatch):
-    from signmin.rprop import ask_tell
+    from signmin.rprop import checkpoint
 
     path = tmp_path / "run.npz"
     Rprop(X0).save(path)
-    monkeypatch.setattr(ask_tell, "_version", lambda: "99.0")
+    monkeypatch.setattr(checkpoint, "_version", lambda: "99.0")
     with pytest.raises(ValueError, match="written by signmin 0.1.0; this is signmin 99.0"):
         Rprop.load(path)

@@ -11,9 +11,7 @@ bit for bit.
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +21,7 @@ from scipy.optimize import Bounds, OptimizeResult
 from .. import _validate as V
 from .._bounds import as_bounds_arrays
 from .._status import Status
+from . import checkpoint
 from . import kernel as K
 from .drivers import entry_point
 from .objective import JAC_CALLABLE
@@ -31,8 +30,6 @@ from .options import FTOL, check_options
 __all__ = ["Rprop"]
 
 _REPEAT = K.REPEAT
-#: The first line of every checkpoint's metadata: what wrote it.
-_FORMAT = "signmin.Rprop checkpoint 1"
 
 
 class Rprop:
@@ -113,22 +110,10 @@ stall_window, accelerate, until_bracketed, tol
         self._status: int | None = None
         self._f = np.nan
         if resume is not None:
-            self._adopt(Rprop.load(resume), resume)
+            saved = checkpoint.read(resume)
+            checkpoint.check_same_run(self._run, self._x0, saved, resume)
+            self._run, self._status, self._f = saved.run, saved.status, saved.f
         self._bind()
-
-    def _adopt(self, saved, path):
-        # The checkpoint's run, if it is a run of this problem with these options.
-        mine, theirs = K.run_arrays(self._run), K.run_arrays(saved._run)
-        differs = [what for what, same in (
-            ("x0", np.array_equal(self._x0, saved._x0)),
-            ("the bounds", all(np.array_equal(mine[k], theirs[k]) for k in ("lower", "upper"))),
-            ("the variant or the rules", self._run.spec == saved._run.spec),
-            ("the options", np.array_equal(K.options_of(self._run), K.options_of(saved._run))),
-        ) if not same]
-        if differs:
-            raise ValueError(f"resume={os.fspath(path)!r} is a checkpoint of another run "
-                             f"(different: {', '.join(differs)})")
-        self._run, self._status, self._f = saved._run, saved._status, saved._f
 
     def _bind(self):
         # What each step reads, looked up once (as the Python loop does): the
@@ -200,20 +185,7 @@ stall_window, accelerate, until_bracketed, tol
         previous checkpoint as it was. ``Rprop(x0, ..., resume=path)`` (or
         `load`) continues from it exactly as this object would.
         """
-        path = os.fspath(path)
-        meta = {"format": _FORMAT, "version": _version(), "spec": list(self._run.spec),
-                "n": self._n, "status": self._status, "f": self._f}
-        arrays = {f"run_{name}": value for name, value in K.run_arrays(self._run).items()}
-        temporary = f"{path}.{os.getpid()}.tmp"
-        try:
-            with open(temporary, "wb") as file:
-                np.savez(file, meta=np.array(json.dumps(meta)), x0=self._x0, **arrays)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        checkpoint.write(path, self._run, self._x0, self._status, self._f)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Rprop:
@@ -223,26 +195,11 @@ stall_window, accelerate, until_bracketed, tol
         kind of file) or that another version of signmin wrote raises
         ``ValueError`` and changes nothing.
         """
-        path = os.fspath(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                x0 = data["x0"]
-                arrays = {name[4:]: data[name] for name in data.files if name.startswith("run_")}
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path!r} is not a readable signmin checkpoint (truncated or "
-                             f"corrupted?): {type(exc).__name__}: {exc}") from None
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-            raise ValueError(f"{path!r} is not a signmin.Rprop checkpoint")
-        if meta["version"] != _version():
-            raise ValueError(f"{path!r} was written by signmin {meta['version']}; this is "
-                             f"signmin {_version()}, whose state may differ: start anew")
+        saved = checkpoint.read(path)
         self = cls.__new__(cls)
-        self._x0 = x0
-        self.__setstate__({"run": arrays, "spec": tuple(meta["spec"]), "n": meta["n"],
-                           "status": meta["status"], "f": meta["f"]})
+        self._x0, self._run, self._n = saved.x0, saved.run, saved.x0.size
+        self._status, self._f = saved.status, saved.f
+        self._bind()
         return self
 
     def __getstate__(self):
@@ -255,8 +212,3 @@ stall_window, accelerate, until_bracketed, tol
         self._x0 = state.get("x0", getattr(self, "_x0", None))
         self._bind()
 
-
-def _version():
-    from .. import __version__
-
-    return __version__

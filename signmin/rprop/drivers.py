@@ -51,9 +51,11 @@ def tell_from_python(run, tell, g, f):
     return entry_point(tell)(K.state_address(run.state), g, f, 0, False)
 
 
-def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
+def run_python(evaluate, run, tell, callback=None, new_style_callback=True, between=None):
     """Run the Python loop on ``run`` (a :class:`signmin.rprop.kernel.Run`);
-    return ``(status, f)``, f of the last evaluation."""
+    return ``(status, f)``, f of the last evaluation. ``between()``, if given, is
+    called after each step that goes on to a new point (a checkpoint's moment:
+    the state then holds all there is to the run)."""
     from scipy.optimize import OptimizeResult
 
     # Local names: this loop's own cost must stay far below one call of a
@@ -91,6 +93,8 @@ def run_python(evaluate, run, tell, callback=None, new_style_callback=True):
             # The kernel keeps what it needs of g: at large n, the user's next
             # gradient must not meet this one in memory.
             g = None
+            if between is not None:
+                between()
 
 
 _COMPILED_LOOPS = {}
@@ -154,19 +158,22 @@ def _make_compiled_loop(evaluate):
 FIRST_CHUNK, CHUNK_SECONDS = 1000, 0.1
 
 
-def drive_in_chunks(loop_chunk):
+def drive_in_chunks(loop_chunk, between=None):
     """Run ``loop_chunk(max_steps) -> (status, f)`` (a compiled loop, see
     :func:`compiled_loop`) to its end in chunks of about `CHUNK_SECONDS`.
 
     Between two chunks Python runs, so a Ctrl-C (a signal) ends a compiled
-    run within a chunk's time instead of at its end; the steps, and so the
-    run, are the same whatever the chunks.
+    run within a chunk's time instead of at its end, and ``between()``, if
+    given, is called (a checkpoint's moment); the steps, and so the run, are
+    the same whatever the chunks.
     """
     chunk = FIRST_CHUNK
     while True:
         start = time.perf_counter()
         status, f = loop_chunk(chunk)
+        elapsed = time.perf_counter() - start
         if status != K.CONTINUE:
             return status, f
-        elapsed = time.perf_counter() - start
+        if between is not None:
+            between()
         chunk = int(min(16.0 * chunk, max(1.0, chunk * CHUNK_SECONDS / max(elapsed, 1e-9))))

@@ -9,6 +9,7 @@ the `OptimizeResult`.
 from __future__ import annotations
 
 import inspect
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from .. import _validate as V
 from .._bounds import as_bounds_arrays
 from .._numerics import REL_STEP_2POINT
 from .._status import NONFINITE_AT_START, Status
+from . import checkpoint as C
 from . import kernel as K
 from .drivers import compiled_loop, drive_in_chunks, run_python
 from .objective import (
@@ -61,6 +63,9 @@ def minimize_rprop(
     accelerate: bool = True,
     until_bracketed: bool = False,
     tol: float | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = 60.0,
+    resume: str | os.PathLike | None = None,
     driver: str = "auto",
     disp: bool = False,
     hess: Any = None,
@@ -202,6 +207,22 @@ def minimize_rprop(
     tol : float, optional
         Sets `xtol` and `ftol` where they are not given
         (``scipy.optimize.minimize`` passes its ``tol`` here).
+    checkpoint : str or path-like, optional
+        Write the run's whole state to this file every `checkpoint_every`
+        seconds (NumPy's ``.npz``; to a temporary file, flushed, then
+        renamed: a crash while writing leaves the previous checkpoint as it
+        was). For the sign method's own modes (``polish=False``): the
+        default mode's finish cannot be saved mid-way yet.
+    checkpoint_every : float, optional
+        Seconds between two checkpoints (default 60; 0 writes one after
+        every step).
+    resume : str or path-like, optional
+        A checkpoint of this same run (the same `fun` is assumed; x0,
+        bounds and options are checked, and another run's checkpoint, or
+        another version's, is refused with ``ValueError``): the run goes on
+        from where it was saved, to exactly the result, counts included, it
+        would have reached without the stop. Checkpoints of
+        :class:`signmin.Rprop` with the same options resume here too.
     driver : {'auto', 'python', 'compiled'}, optional
         ``'auto'`` runs compiled when `fun` (and a callable `jac`) are numba
         dispatchers and no `callback` is given (a callback is Python code);
@@ -312,6 +333,7 @@ def minimize_rprop(
         n, variant=variant, etas=etas, step_sizes=step_sizes, maxiter=maxiter, maxfev=maxfev,
         xtol=xtol, ftol=ftol, gtol=gtol, tol=tol, stall_window=stall_window, polish=polish,
         accelerate=accelerate, until_bracketed=until_bracketed)
+    saved, every = _checkpoint_arguments(checkpoint, checkpoint_every, resume, options)
     if not isinstance(driver, str) or driver not in ("auto", "python", "compiled"):
         raise ValueError(f"driver must be 'auto', 'python' or 'compiled', got {driver!r}")
     try:
@@ -319,7 +341,14 @@ def minimize_rprop(
     except (TypeError, ValueError):
         raise TypeError(f"disp must be true or false, got {type(disp).__name__}") from None
     compiled = _use_compiled(driver, fun, jac, jac_mode, callback)
+    x0_given = x0.copy()  # (as a checkpoint records it: _start clips x0 into the bounds)
     run, fd_lower, fd_upper = _start(x0, lower, upper, initial_step, jac, jac_mode, options)
+    if saved is not None:
+        C.check_same_run(run, x0_given, saved, resume)
+        run = saved.run
+        if saved.status is not None:  # (an ended Rprop's checkpoint)
+            return _result(run, Status(saved.status), saved.f)
+    between = None if checkpoint is None else C.Every(checkpoint, every, run, x0_given)
     evaluate = evaluator(jac_mode, compiled=False, fun=fun, jac=jac, args=args,
                          lower=fd_lower, upper=fd_upper, x_scale=run.scale)
     new_style = _is_new_style(callback)
@@ -330,7 +359,8 @@ def minimize_rprop(
 
     def run_all():
         if compiled:
-            drive_compiled = _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper)
+            drive_compiled = _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper,
+                                             between)
             try:
                 return run_phases_with(drive_compiled)
             except TypingError as exc:
@@ -343,7 +373,7 @@ def minimize_rprop(
                 # The Python loop checks what the user's functions return and says
                 # which one is wrong; nothing was evaluated yet.
         return run_phases_with(
-            lambda run, tell: run_python(evaluate, run, tell, callback, new_style))
+            lambda run, tell: run_python(evaluate, run, tell, callback, new_style, between))
 
     try:
         status, f = run_all()
@@ -400,7 +430,7 @@ def _start(x0, lower, upper, initial_step, jac, jac_mode, options):
     return run, fd_lower, fd_upper
 
 
-def _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper):
+def _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper, between=None):
     """``drive(run, tell)`` for the compiled loop around numba's ``fun`` and ``jac``."""
     loop = compiled_loop(evaluator(jac_mode, compiled=True))
     # jac is a placeholder unless callable: numba needs a function there.
@@ -411,12 +441,29 @@ def _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper):
     def drive(run, tell):
         return drive_in_chunks(lambda max_steps: loop(
             tell, fun, jac_arg, args, run.state, fd_lo, fd_hi, jac_mode == JAC_3POINT,
-            max_steps))
+            max_steps), between)
 
     return drive
 
 
 _NO_BOUNDS = np.empty(0)
+
+
+def _checkpoint_arguments(checkpoint, every, resume, options):
+    """The checkpoint to resume (or None) and the seconds between checkpoints, checked
+    before anything is evaluated."""
+    for name, value in (("checkpoint", checkpoint), ("resume", resume)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name} must be a path (str or os.PathLike) or None, "
+                            f"got {type(value).__name__}")
+    every = V.real("checkpoint_every", every)
+    if not every >= 0.0:
+        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {every}")
+    if (checkpoint is not None or resume is not None) and options.finish is not None:
+        raise ValueError("checkpoint and resume need polish=False: the finish of the "
+                         "default mode (a quasi-Newton method with SciPy's line search) "
+                         "cannot be saved mid-way yet")
+    return (None if resume is None else C.read(resume)), every
 
 
 def _hand_over(exc, run):
