@@ -9,6 +9,8 @@ from scipy.optimize import rosen, rosen_der
 
 from signmin import Rprop, Status, minimize_rprop
 
+from ._processes import kill_while_checkpointing
+
 X0 = np.array([-1.2, 0.8, -0.5, 0.7])
 BOX = [(-2.0, 0.9)] * 4
 
@@ -124,28 +126,11 @@ while not opt.done:
 
 
 def test_a_run_killed_while_it_checkpoints_resumes_to_the_uninterrupted_result(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     expected, _ = _recorded_run(variant="rprop+")
     path = tmp_path / "run.npz"
     child = _CHILD.format(x0=X0.tolist())
-    rng = np.random.default_rng()
     for _ in range(3):
-        if path.exists():
-            path.unlink()
-        proc = subprocess.Popen([sys.executable, "-c", child, str(path)])
-        # Killed at a random moment once it writes its checkpoints (each step
-        # saves: most kills land in or between writes).
-        deadline = time.monotonic() + 300
-        while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.3))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_while_checkpointing(child, path)
         saved = Rprop.load(path)
         done_before = saved.result.nfev
         opt = _ask_tell(Rprop(X0, variant="rprop+", resume=path), [])

@@ -1,11 +1,5 @@
 """minimize_rprop's checkpoints: written while the run goes on, resumed to the same result."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import numpy as np
 import pytest
 from scipy.optimize import rosen, rosen_der
@@ -16,6 +10,7 @@ from signmin.rprop import drivers
 from signmin.rprop import kernel as K
 
 from ._problems import nb_rosen, nb_rosen_der
+from ._processes import kill_while_checkpointing
 
 X0 = np.array([-1.2, 0.8, -0.5, 0.7])
 BOX = [(-2.0, 0.9)] * 4
@@ -83,18 +78,8 @@ def test_a_run_killed_while_it_checkpoints_resumes_to_the_uninterrupted_result(t
     expected = minimize_rprop(rosen, X0, **options)
     path = tmp_path / "run.npz"
     child = _CHILD.format(x0=X0.tolist())
-    # (A kill at a moment the test does not choose: in or between the writes.)
-    rng = np.random.default_rng()
     for _ in range(2):
-        if path.exists():
-            path.unlink()
-        proc = subprocess.Popen([sys.executable, "-c", child, str(path)])
-        deadline = time.monotonic() + 300
-        while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.3))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_while_checkpointing(child, path)
         done_before = K.counts(C.read(path).run)[1]
         res = minimize_rprop(rosen, X0, resume=path, **options)
         assert 0 < done_before <= res.nfev
