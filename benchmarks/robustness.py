@@ -37,9 +37,10 @@ Modes of signmin (default variant irprop+, each with ``maxiter=10000`` only):
 "pure" (``polish=False, accelerate=False``), "accelerate" (``polish=False``:
 pattern moves decided by f comparisons, and that mode's default xtol, 1e-8),
 "accelerate xtol=1e-10" (the same to the other modes' xtol: what the pattern
-moves gain without the looser stop), "polish" (the sign phase until every coordinate has
-bracketed its minimum, then SciPy's L-BFGS-B from the best point, then the sign
-phase again to its own stop) and "polish+accelerate". Beside them BFGS and
+moves gain without the looser stop), "polish" (dense BFGS from x0, then the sign
+phase to its own stop; where that finish stops short, the sign phase until every
+coordinate has bracketed its minimum, the finish from the best point, then the
+sign phase again) and "polish+accelerate". Beside them BFGS and
 L-BFGS-B with their defaults and with their gradient and f tests off (BFGS
 ``gtol=0``; L-BFGS-B ``gtol=0, ftol=0``). For each: problems solved per family,
 median evaluations to solve (over the problems it solves) and at its own stop
