@@ -13,12 +13,13 @@ instead of three, which would leave nothing to do). Before the runs, each
 gradient is checked against finite differences of f at x0.
 
 Methods, each from x0 with its default options: signmin's defaults
-(``minimize_rprop(fun, x0, jac=jac, bounds=bounds)``: dense BFGS, L-BFGS-B above
-250 variables, from x0, then the sign phase; under bounds the sign phase first), signmin's pure mode
-(``polish=False``), SciPy's BFGS (unbounded problems only), L-BFGS-B, and
-L-BFGS-B with ``ftol=0, gtol=0`` (only its line search can stop it). Every run is capped at 100,000
-evaluations (signmin ``maxiter`` and ``maxfev``, L-BFGS-B ``maxiter`` and
-``maxfun``, BFGS ``maxiter``; a run that would still go past is cut there).
+(``minimize_rprop(fun, x0, jac=jac, bounds=bounds)``: dense BFGS from x0, then the sign
+phase; under bounds, and above 250 variables with L-BFGS-B, the sign phase first),
+signmin's pure mode (``polish=False``), SciPy's BFGS (unbounded problems only),
+L-BFGS-B, and L-BFGS-B with ``ftol=0, gtol=0`` (only its line search can stop it). Every
+run is capped at 100,000 evaluations (signmin ``maxiter`` and ``maxfev``, L-BFGS-B
+``maxiter`` and ``maxfun``, BFGS ``maxiter``; a run that would still go past is cut
+there).
 
 Counts: evaluations are max(calls of f, calls of g) until the method stops,
 counted outside it. Solved: f(x) - f* <= 1e-8 max(1, |f*|) at the point the

@@ -169,8 +169,9 @@ def minimize_rprop(
         let the sign phase check its point: it runs from there until a rule
         of its own stops it, so a gradient the finish should not trust
         (mis-scaled, vanishing) costs evaluations, not the solve. Without
-        bounds the finish starts at x0 (a model's own start is usually in the
-        basin); with bounds, or where that finish stopped short of a minimum,
+        bounds, up to 250 variables, the finish starts at x0 (a model's own
+        start is usually in the basin); with bounds, above 250 variables, or
+        where that finish stopped short of a minimum,
         the sign phase first runs until every variable's partial derivative
         has changed sign (the minimum is bracketed) and the finish starts
         from the best point. After a finish that lowered f, the last sign
@@ -341,7 +342,10 @@ def minimize_rprop(
     except (TypeError, ValueError):
         raise TypeError(f"disp must be true or false, got {type(disp).__name__}") from None
     compiled = _use_compiled(driver, fun, jac, jac_mode, callback)
-    x0_given = x0.copy()  # (as a checkpoint records it: _start clips x0 into the bounds)
+    # (As a checkpoint records it, before _start clips it into the bounds; only then:
+    # at large n every copy of x counts.)
+    checkpointing = checkpoint is not None or saved is not None
+    x0_given = x0.copy() if checkpointing else None
     run, fd_lower, fd_upper = _start(x0, lower, upper, initial_step, jac, jac_mode, options)
     if saved is not None:
         C.check_same_run(run, x0_given, saved, resume)

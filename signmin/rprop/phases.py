@@ -6,11 +6,14 @@ L-BFGS-B, :func:`signmin.rprop.finish.lbfgsb_finish`, above) and the sign phase
 (the kernel, in either driver) share the run; the finish's evaluations are
 counted by the kernel's rule and its iterations charged to ``maxiter``.
 
-Without bounds the finish runs first, from x0: a model's own start is
-usually in the basin, where the sign phase's bracketing only delays the
-finish (measured: statsmodels' Poisson spent 26 of its 50 iterations there,
-over its default ``maxiter`` of 35). With bounds (and wherever the finish
-from x0 stopped short) the sign phase runs first and stops once every
+Without bounds, up to `DENSE_MAX_N` variables, the finish runs first, from
+x0: a model's own start is usually in the basin, where the sign phase's
+bracketing only delays the finish (measured: statsmodels' Poisson spent 26
+of its 50 iterations there, over its default ``maxiter`` of 35). Above that
+size L-BFGS-B's correction pairs (20 n numbers) would come before any sign
+step, and the sign method's memory bound at large n (about 8 times x) is
+kept. With bounds (and wherever the finish from x0 stopped short) the sign
+phase runs first and stops once every
 variable's partial derivative has changed sign (the bracket rule: the basin
 is found); the finish then starts from the best point. (Measured with the
 finish first also under bounds: scikit-learn's GP regressor, whose restarts
@@ -38,7 +41,7 @@ from . import kernel as K
 from .bfgs import bfgs_finish
 from .drivers import tell_from_python
 from .finish import Best, lbfgsb_finish
-from .options import finish_for
+from .options import DENSE_MAX_N, finish_for
 
 _BRACKETED = int(Status.BRACKETED)
 _XTOL = int(Status.XTOL)
@@ -90,7 +93,7 @@ def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_c
             K.offer_best(run, best.f, best.x, best.g)
             raise
 
-    if lower is None:
+    if lower is None and run.step.size <= DENSE_MAX_N:
         status, f, done = _finish_first(run, drive, tell, counted, finish_from)
         if done:
             return status, f
