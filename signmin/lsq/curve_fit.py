@@ -632,7 +632,7 @@ def curve_fit(
         scalars.
     **options
         Passed to each run of `minimize_rprop`: ``variant``,
-        ``initial_step``, ``maxiter`` (default here 2000 with the polish),
+        ``initial_step``, ``maxiter`` (default here 200 a round with the polish),
         ``maxfev`` (evaluations of the cost and its gradient), ``xtol``,
         ``ftol``, ``callback``, ... With the polish, ``until_bracketed``
         (default True) ends the first run as soon as every parameter's
@@ -720,7 +720,7 @@ def curve_fit(
       stationary (every column of J at most 1e-3 in cosine from the
       residuals, MINPACK's orthogonality test).
     - **Robust**, where the fast way's point is not kept: from `p0` again,
-      Rprop runs for up to 2000 steps to its own stop, `least_squares`
+      Rprop runs for up to 200 steps to its own stop, `least_squares`
       ('trf') goes on from its point, and where neither has converged Rprop
       starts afresh from the better point, for at most 10 rounds while the
       cost falls. Where that point is not vouched for either, the same again

@@ -158,7 +158,7 @@ def curve_fit_many(
         all of numba's. The result does not depend on it.
     **options
         Options of the Rprop runs, as for `curve_fit`: ``variant``, ``etas``,
-        ``step_sizes``, ``maxiter`` (default 2000), ``xtol``, ``stall_window``.
+        ``step_sizes``, ``maxiter`` (default 200 a round), ``xtol``, ``stall_window``.
 
     Returns
     -------
