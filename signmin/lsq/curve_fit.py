@@ -712,7 +712,7 @@ def curve_fit(
       1e-10, then one Gauss-Newton step with the Jacobian of `jac` (which
       pcov needs anyway) to move the point from where forward differences
       put the minimum to where it is, and Levenberg-Marquardt again at
-      full precision where that step was larger than 1e-7 (relative);
+      full precision where that step was larger than 1e-6 (relative);
       otherwise `least_squares` ('trf', ``x_scale='jac'``). Its point is
       kept if the finish converged and lowered the cost, J has full rank
       there (a rank-deficient J is what a degenerate basin looks like: a
