@@ -193,6 +193,13 @@ def test_an_undetermined_parameter_gives_inf_covariance_with_a_warning():
     with pytest.warns(OptimizeWarning, match="3 of 3 fits"):
         fits = curve_fit_many(flat, X, y, p0=[1.0, 1.0])
     assert np.isinf(fits.pcov).all()
+    # curve_fit on the compiled model: its own warning, the row's numbers.
+    with pytest.warns(OptimizeWarning, match="Covariance of the parameters could not be"):
+        popt, pcov, info, mesg, ier = signmin.curve_fit(flat, X, y[0], p0=[1.0, 1.0],
+                                                        full_output=True)
+    assert_array_equal(popt, fits.popt[0])
+    assert np.isinf(pcov).all() and info["compiled"] and info["nfev"] == fits.nfev[0]
+    assert ier in (1, 2, 3, 4) and mesg == Status(fits.status[0]).message
 
 
 @pytest.mark.parametrize("call, error, match", [
