@@ -16,7 +16,19 @@ from .._numerics import EPS
 from .._numerics import REL_STEP as _REL_STEP
 from .._status import Status
 from ..rprop.minimize import minimize_rprop
-from .common import BRACKET_OPTIONS, MAXITER, bounds_arrays, feasible_start, parameter_count
+from .common import (
+    BRACKET_OPTIONS,
+    MAX_ROUNDS,
+    MAXITER,
+    against_bound,
+    bounds_arrays,
+    feasible_start,
+    full_rank,
+    lm_max_nfev,
+    parameter_count,
+    stationary_column,
+    step_settled,
+)
 from .residuals import LOSSES, Residuals
 
 __all__ = ["curve_fit"]
@@ -31,28 +43,16 @@ TRUST_REGION_MAX_NFEV = 1000
 #: itself (its own L-BFGS-B finish, ``polish``, is replaced by the
 #: least-squares one here).
 RPROP_ONLY = dict(polish=False, accelerate=False)
-#: At most this many rounds of Rprop and polish.
-MAX_ROUNDS = 10
 #: Tolerances of the Levenberg-Marquardt finish (MINPACK): to the last digit,
 #: and looser for a first run on MINPACK's forward differences (see
 #: `_bracket_and_finish`).
 _LM_TIGHT = dict(ftol=EPS, xtol=EPS, gtol=0.0)
 _LM_LOOSE = dict(ftol=1e-10, xtol=1e-10, gtol=0.0)
-#: Its budget of calls of the model, per parameter + 1 (SciPy's default).
-LM_MAX_NFEV = 200
-#: A Gauss-Newton step at most this large relative to the parameters ends the
-#: finish (larger: Levenberg-Marquardt goes on to `_LM_TIGHT`).
-GN_SETTLED = 1e-6
-#: The largest cosine between the residuals and a column of the Jacobian at a
-#: point taken as stationary (see `_stationary`).
-STATIONARY = 1e-3
 #: The accuracy of a Jacobian by finite differences, relative to its columns
 #: (central: eps**(2/3), forward: eps**(1/2)), with a margin of 10: columns
 #: dependent to within it are dependent (see `_determined`).
 _FD_RANK_TOL = {scheme: 10 * step ** (2 if scheme == "3-point" else 1)
                 for scheme, step in _REL_STEP.items()}
-#: Relative distance within which a parameter counts as on its bound.
-_AT_BOUND = 1e-10
 #: MINPACK's info to `least_squares`' status: 6-8 are 2, 3 and 1 met at the
 #: rounding level (below which the tolerances here lie), 5 is the budget.
 _FROM_MINPACK = {1: 2, 2: 3, 3: 4, 4: 1, 5: 0, 6: 2, 7: 3, 8: 1}
@@ -217,7 +217,7 @@ def _levenberg_marquardt(residuals, x, tight=True):
         # full_output, which costs as much again as a fit's own work here.)
         warnings.filterwarnings("ignore", r"(Number of calls to function|[fxg]tol=)",
                                 RuntimeWarning)
-        x, ier = leastsq(residuals, x, Dfun=dfun, **options, maxfev=LM_MAX_NFEV * (x.size + 1))
+        x, ier = leastsq(residuals, x, Dfun=dfun, **options, maxfev=lm_max_nfev(x.size))
     status = _FROM_MINPACK.get(ier, -1)
     message = _MINPACK_MESSAGES.get(ier, "Improper input.")
     return OptimizeResult(x=x, fun=residuals.at(x), status=status, success=status > 0,
@@ -249,7 +249,7 @@ def _determined(J, fd, s=None, norms=None):
     `s` and `norms` are J's singular values and column norms, if known.
     """
     s = svd(J, compute_uv=False) if s is None else s
-    if s.size < J.shape[1] or not s[-1] > EPS * max(J.shape) * s[0]:
+    if s.size < J.shape[1] or not full_rank(s, J.shape[0]):
         return False
     if fd is None:
         return True
@@ -265,28 +265,17 @@ def _determined(J, fd, s=None, norms=None):
 def _against_bounds(x, g, bounds):
     """Which parameters sit on (or within rounding of) a bound `g` pushes them against."""
     lb, ub = bounds
-    with np.errstate(invalid="ignore"):  # inf - inf where a bound is infinite
-        near_lb = (x - lb) <= _AT_BOUND * np.maximum(1.0, np.abs(lb))
-        near_ub = (ub - x) <= _AT_BOUND * np.maximum(1.0, np.abs(ub))
-    return (near_lb & np.isfinite(lb) & (g > 0)) | (near_ub & np.isfinite(ub) & (g < 0))
+    return np.array([against_bound(*args) for args in zip(x.tolist(), g.tolist(), lb.tolist(),
+                                                           ub.tolist(), strict=True)])
 
 
 def _stationary(norms, w, g, held):
-    """Whether the gradient ``g = J^T w`` vanishes, column by column, but where `held`.
-
-    `norms` are the norms of J's columns.
-
-    MINPACK's orthogonality test: the cosine between the residuals `w` and
-    each column of J is at most `STATIONARY` (a parameter held by a bound
-    does not count). It is invariant under rescaling any parameter or the
-    residuals, and tells a converged finish (cosines of 1e-7 and below,
-    measured on NIST's problems and on peaks) from one that only stopped
-    moving: on a plateau (BoxBOD from NIST's first start: an exponential
-    rate run off to 23 where the answer is 0.55, cosine 0.64) or at a point
-    that is not a minimum.
-    """
-    ok = np.abs(g) <= STATIONARY * math.sqrt(float(w @ w)) * norms
-    return bool(np.all(ok if held is None else ok | held))
+    """Whether the gradient ``g = J^T w`` vanishes, column by column
+    (`stationary_column`), but where `held`. `norms` are the norms of J's columns."""
+    w_norm = math.sqrt(float(w @ w))
+    held = [False] * g.size if held is None else held.tolist()
+    return all(stationary_column(gi, norm, w_norm) or h
+               for gi, norm, h in zip(g.tolist(), norms.tolist(), held, strict=True))
 
 
 def _onto_bounds(residuals, x, r, cost, held):
@@ -324,7 +313,7 @@ def _bracket_and_finish(residuals, p0, loss, f_scale, options):
     off, and converge slowly at the end: so it runs to `_LM_LOOSE`, and one
     Gauss-Newton step with the accurate J (which pcov needs anyway) moves
     its point to the true one. Where that step was not small (relative
-    `GN_SETTLED`: a large-residual problem, where Gauss-Newton converges only
+    `common.GN_SETTLED`: a large-residual problem, where Gauss-Newton converges only
     linearly), Levenberg-Marquardt goes on from there to `_LM_TIGHT`, and
     the step is taken again.
     """
@@ -349,8 +338,8 @@ def _bracket_and_finish(residuals, p0, loss, f_scale, options):
         if not fit.converged:
             break
         step = _inspect(residuals, fit, gauss_newton=ls.get("method") == "lm" and not ls.exact)
-        if not fit.trusted or step is None or np.all(
-                np.abs(step) <= GN_SETTLED * np.abs(fit.x)):
+        if not fit.trusted or step is None or all(
+                map(step_settled, step.tolist(), fit.x.tolist())):
             break
     return fit
 
@@ -482,6 +471,49 @@ def _covariance(J, cost, m, n, absolute_sigma, fd, s_VT=None, determined=None):
     return (pcov if absolute_sigma else pcov * (2 * cost / (m - n))), False
 
 
+def _runs_compiled(f, xdata, ydata, sigma, jac, loss, polish, options):
+    """Whether this fit can run in the compiled core of `curve_fit_many`: an
+    ``@njit`` model (and `jac`, if a function), the polish, the linear loss,
+    one predictor, standard deviations (not a covariance) and no options but
+    the Rprop options `curve_fit_many` takes."""
+    from .many import OPTION_DEFAULTS, is_dispatcher
+
+    return (is_dispatcher(f) and (not callable(jac) or is_dispatcher(jac)) and polish
+            and isinstance(loss, str) and loss == "linear" and set(options) <= set(OPTION_DEFAULTS)
+            and isinstance(xdata, np.ndarray) and xdata.shape == ydata.shape and ydata.ndim == 1
+            and (sigma is None or np.ndim(sigma) == 0 or np.shape(sigma) == ydata.shape))
+
+
+def _compiled(f, xdata, ydata, p0, sigma, absolute_sigma, bounds, jac, full_output, options):
+    """The fit of `curve_fit_many` on this one data set: the same compiled code, so
+    the same bits as its row. Returns what `curve_fit` returns."""
+    # (A function-level import: many builds on this module.)
+    from .many import curve_fit_many
+
+    with warnings.catch_warnings():
+        # Warned below in curve_fit's words.
+        warnings.simplefilter("ignore", OptimizeWarning)
+        # One thread: a parallel region for one task would only add its launch (7 ms
+        # with the second core busy, measured).
+        fits = curve_fit_many(f, xdata, ydata[None], p0, sigma, absolute_sigma, bounds, jac,
+                              check_finite=False, threads=1, **options)
+    status = Status(int(fits.status[0]))
+    if not status.success:
+        raise RuntimeError("Optimal parameters not found: " + status.message)
+    x, pcov, cost = fits.popt[0], fits.pcov[0], float(fits.cost[0])
+    if not np.isfinite(pcov).all():
+        warnings.warn("Covariance of the parameters could not be estimated",
+                      category=OptimizeWarning, stacklevel=3)
+    if not full_output:
+        return x, pcov
+    r = np.asarray(f(xdata, *x), dtype=float) - ydata
+    if sigma is not None:
+        r = r * (1.0 / np.asarray(sigma, dtype=float))
+    infodict = dict(fvec=r, cost=cost, nfev=int(fits.nfev[0]), njev=int(fits.njev[0]),
+                    status=status, message=status.message, compiled=True)
+    return x, pcov, infodict, status.message, _IER.get(status, 0)
+
+
 def _message(fit):
     text = f"Rprop: {fit.rprop.message}"
     if fit.finish is not None:
@@ -600,7 +632,7 @@ def curve_fit(
         scalars.
     **options
         Passed to each run of `minimize_rprop`: ``variant``,
-        ``initial_step``, ``maxiter`` (default here 2000 with the polish),
+        ``initial_step``, ``maxiter`` (default here 200 a round with the polish),
         ``maxfev`` (evaluations of the cost and its gradient), ``xtol``,
         ``ftol``, ``callback``, ... With the polish, ``until_bracketed``
         (default True) ends the first run as soon as every parameter's
@@ -688,7 +720,7 @@ def curve_fit(
       stationary (every column of J at most 1e-3 in cosine from the
       residuals, MINPACK's orthogonality test).
     - **Robust**, where the fast way's point is not kept: from `p0` again,
-      Rprop runs for up to 2000 steps to its own stop, `least_squares`
+      Rprop runs for up to 200 steps to its own stop, `least_squares`
       ('trf') goes on from its point, and where neither has converged Rprop
       starts afresh from the better point, for at most 10 rounds while the
       cost falls. Where that point is not vouched for either, the same again
@@ -696,6 +728,20 @@ def curve_fit(
       ``accelerate`` is given): a different path, which finds peaks near the
       edge of the data the first misses. The best converged point of all is
       returned.
+
+    An ``@numba.njit`` model (with an ``@njit`` `jac`, if a function), one
+    predictor, the linear loss, standard deviations for `sigma` and no options
+    beyond those `curve_fit_many` takes run compiled instead: the fit is the
+    one `curve_fit_many` makes of this data set, the same code and the same
+    bits (its own Levenberg-Marquardt on the normal equations, Gauss-Newton
+    steps by QR, the robust way without pattern moves; see
+    `curve_fit_many`). The rules that judge a point (full rank, stationary,
+    on a bound, settled) and their constants are the same on both paths.
+    With a model numba did not compile, MINPACK's Levenberg-Marquardt is
+    kept: its loop is compiled, where the batch's, called back from Python
+    for every step, would not be. The ``infodict`` of a compiled fit holds
+    ``fvec``, ``cost``, ``nfev``, ``njev``, ``status``, ``message`` and
+    ``compiled`` (True).
 
     On 200 well-posed Gaussian peaks (``benchmarks/curve_fit_speed.py``) a
     fit takes 2.0-2.4 times the time of `scipy.optimize.curve_fit` (the
@@ -782,12 +828,15 @@ def curve_fit(
     if check_finite is None:
         check_finite = nan_policy is None
     xdata, ydata, sigma = _prepare_data(xdata, ydata, sigma, check_finite, nan_policy)
-    loss_fn = _loss_function(loss)
-    residuals = Residuals(f, xdata, ydata, _transform(sigma, ydata.size), jac, _fd_scheme(jac),
-                     loss_fn, float(f_scale), (lb, ub), vectorize)
-
+    loss_fn, fd = _loss_function(loss), _fd_scheme(jac)
     if polish:
         options.setdefault("maxiter", MAXITER)
+    if _runs_compiled(f, xdata, ydata, sigma, jac, loss, polish, options):
+        return _compiled(f, xdata, ydata, p0, sigma, absolute_sigma, (lb, ub), jac, full_output,
+                         options)
+    residuals = Residuals(f, xdata, ydata, _transform(sigma, ydata.size), jac, fd,
+                     loss_fn, float(f_scale), (lb, ub), vectorize)
+
     fit = _search(residuals, p0, polish, loss, f_scale, options)
     if not fit.converged:
         raise RuntimeError("Optimal parameters not found: " + _message(fit))

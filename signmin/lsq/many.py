@@ -158,7 +158,7 @@ def curve_fit_many(
         all of numba's. The result does not depend on it.
     **options
         Options of the Rprop runs, as for `curve_fit`: ``variant``, ``etas``,
-        ``step_sizes``, ``maxiter`` (default 2000), ``xtol``, ``stall_window``.
+        ``step_sizes``, ``maxiter`` (default 200 a round), ``xtol``, ``stall_window``.
 
     Returns
     -------
@@ -176,8 +176,9 @@ def curve_fit_many(
     and determined, and otherwise the robust way (Rprop to its own stop and
     Levenberg-Marquardt, in rounds). On the compiled path all of it runs in
     nopython mode, one fit per ``numba.prange`` task with its own state, so a
-    row does not depend on the number of threads or on the other rows; it
-    agrees with `curve_fit` on the same data set to the precision both reach.
+    row does not depend on the number of threads or on the other rows.
+    `curve_fit` on the same ``@njit`` model runs this same compiled fit, so a
+    row is what it returns on that data set, bit for bit.
     The compiled driver is cached on disk; a new model costs the compile of a
     small adapter around it.
 
@@ -232,7 +233,8 @@ def _as_float(name, value, shapes):
     return arr
 
 
-def _is_dispatcher(obj):
+def is_dispatcher(obj):
+    """Whether `obj` is a numba-compiled function (a dispatcher)."""
     from numba.core.dispatcher import Dispatcher
 
     return isinstance(obj, Dispatcher)
@@ -280,7 +282,7 @@ class _Problem:
         self.absolute_sigma = bool(absolute_sigma)
         self.options = {**OPTION_DEFAULTS, **options}
         self.given = set(options)
-        self.compiled = _is_dispatcher(f) and (not callable(jac) or _is_dispatcher(jac))
+        self.compiled = is_dispatcher(f) and (not callable(jac) or is_dispatcher(jac))
 
     def solve(self, threads):
         if self.m == 0:
