@@ -82,24 +82,22 @@ def saturation(x, b1, b2):
     return b1 * (1 - np.exp(-b2 * x))
 
 
-def well_posed_peaks(count, rng):
+def _peaks(count, rng, centres, widths):
     x = np.linspace(-5, 5, 64)
     fits = []
     for _ in range(count):
-        p = [rng.uniform(0.5, 3), rng.uniform(-2, 2), rng.uniform(0.4, 1.5),
+        p = [rng.uniform(0.5, 3), rng.uniform(*centres), rng.uniform(*widths),
              rng.uniform(-0.5, 0.5)]
         fits.append((peak, x, peak(x, *p) + 0.05 * rng.normal(size=x.size), p, [1, 0, 1, 0]))
     return fits
+
+
+def well_posed_peaks(count, rng):
+    return _peaks(count, rng, centres=(-2, 2), widths=(0.4, 1.5))
 
 
 def harder_peaks(count, rng):
-    x = np.linspace(-5, 5, 64)
-    fits = []
-    for _ in range(count):
-        p = [rng.uniform(0.5, 3), rng.uniform(-4.5, 4.5), rng.uniform(0.3, 3),
-             rng.uniform(-0.5, 0.5)]
-        fits.append((peak, x, peak(x, *p) + 0.05 * rng.normal(size=x.size), p, [1, 0, 1, 0]))
-    return fits
+    return _peaks(count, rng, centres=(-4.5, 4.5), widths=(0.3, 3))
 
 
 def off_centre_peaks(count, rng):
