@@ -112,8 +112,12 @@ stall_window, accelerate, until_bracketed, tol
         if resume is not None:
             saved = checkpoint.read(resume)
             checkpoint.check_same_run(self._run, self._x0, saved, resume)
-            self._run, self._status, self._f = saved.run, saved.status, saved.f
+            self._take(saved)
         self._bind()
+
+    def _take(self, saved: checkpoint.Saved) -> None:
+        # A checkpoint's run, status and last f become this object's.
+        self._run, self._status, self._f = saved.run, saved.status, saved.f
 
     def _bind(self):
         # What each step reads, looked up once (as the Python loop does): the
@@ -197,8 +201,8 @@ stall_window, accelerate, until_bracketed, tol
         """
         saved = checkpoint.read(path)
         self = cls.__new__(cls)
-        self._x0, self._run, self._n = saved.x0, saved.run, saved.x0.size
-        self._status, self._f = saved.status, saved.f
+        self._x0, self._n = saved.x0, saved.x0.size
+        self._take(saved)
         self._bind()
         return self
 

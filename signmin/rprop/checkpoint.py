@@ -78,8 +78,7 @@ def read(path: str | os.PathLike) -> Saved:
     return Saved(run, x0, meta["status"], meta["f"])
 
 
-def check_same_run(run: K.Run, x0: np.ndarray, saved: Saved, path: str | os.PathLike,
-                   argument: str = "resume") -> None:
+def check_same_run(run: K.Run, x0: np.ndarray, saved: Saved, path: str | os.PathLike) -> None:
     """Refuse (``ValueError``, saying what differs) a checkpoint of another run than
     the one ``run`` (just started from ``x0``) would be."""
     mine, theirs = K.run_arrays(run), K.run_arrays(saved.run)
@@ -90,7 +89,7 @@ def check_same_run(run: K.Run, x0: np.ndarray, saved: Saved, path: str | os.Path
         ("the options", np.array_equal(K.options_of(run), K.options_of(saved.run))),
     ) if not same]
     if differs:
-        raise ValueError(f"{argument}={os.fspath(path)!r} is a checkpoint of another run "
+        raise ValueError(f"resume={os.fspath(path)!r} is a checkpoint of another run "
                          f"(different: {', '.join(differs)})")
 
 
@@ -102,12 +101,10 @@ class Every:
                  x0: np.ndarray) -> None:
         self.path, self.seconds, self.run, self.x0 = path, seconds, run, x0
         self.last = time.monotonic()
-        self.written = 0
 
     def __call__(self) -> None:
         if time.monotonic() - self.last >= self.seconds:
             write(self.path, self.run, self.x0, None, np.nan)
-            self.written += 1
             self.last = time.monotonic()
 
 
