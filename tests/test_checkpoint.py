@@ -1,5 +1,7 @@
 """minimize_rprop's checkpoints: written while the run goes on, resumed to the same result."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy.optimize import rosen, rosen_der
@@ -36,16 +38,42 @@ def _every_checkpoint(monkeypatch):
     return written
 
 
+#: Gradient components off by factors up to 1e6: the default mode's finish stops short
+#: and the run goes through several phases (sign, finish, sign, finish, sign).
+MIS_SCALED = np.array([1e-6, 1e4, 1e6, 1e-3])
+
+
+def _mis_scaled_jac(x):
+    return rosen_der(x) * MIS_SCALED
+
+
 @pytest.mark.parametrize("options", [
     dict(driver="python"), dict(driver="python", variant="irprop-", bounds=BOX),
     dict(driver="python", accelerate=False, jac="2-point", maxiter=400),
     dict(driver="compiled"), dict(driver="compiled", variant="rprop+", bounds=BOX)])
+@pytest.mark.parametrize("polish", [False, True])
 def test_a_run_resumed_from_any_of_its_checkpoints_ends_exactly_as_the_whole_run(
-        tmp_path, monkeypatch, options):
-    options = dict(options, polish=False)
+        tmp_path, monkeypatch, options, polish):
+    options = dict(options, polish=polish)
+    if polish and "bounds" in options:
+        options["polish"] = "L-BFGS-B"  # (SciPy's finish, in Fortran)
     fun, jac = ((nb_rosen, nb_rosen_der) if options["driver"] == "compiled"
                 else (rosen, rosen_der))
     jac = options.pop("jac", jac)
+    _assert_resumes_from_each_checkpoint(tmp_path, monkeypatch, fun, jac, options)
+
+
+def test_a_default_mode_run_of_several_phases_resumes_from_any_checkpoint(
+        tmp_path, monkeypatch):
+    path = _assert_resumes_from_each_checkpoint(tmp_path, monkeypatch, rosen, _mis_scaled_jac,
+                                                dict(maxiter=3000), every=9)
+    kinds = [entry[0] for entry in C.read(path).journal[0]["entries"]]
+    assert kinds.count("phase") >= 2 and kinds.count("evaluation") >= 20
+
+
+def _assert_resumes_from_each_checkpoint(tmp_path, monkeypatch, fun, jac, options, every=1):
+    """Checkpoints after every step change nothing, and a run resumed from each
+    ``every``-th (and the last) ends exactly as the whole run; the checkpoint's path."""
     whole = minimize_rprop(fun, X0, jac=jac, **options)
     # Compiled: a checkpoint between chunks of one step.
     monkeypatch.setattr(drivers, "FIRST_CHUNK", 1)
@@ -57,31 +85,72 @@ def test_a_run_resumed_from_any_of_its_checkpoints_ends_exactly_as_the_whole_run
     _assert_same(checkpointed, whole)
     assert len(written) >= 10  # (one after each step that went on to a new point)
     monkeypatch.undo()
-    for k in (0, len(written) // 3, len(written) - 1):
+    for k in [*range(0, len(written), every), len(written) - 1]:
         path.write_bytes(written[k])
         _assert_same(minimize_rprop(fun, X0, jac=jac, resume=path, **options), whole)
+    return path
+
+
+def test_a_default_mode_resume_calls_fun_and_callbacks_only_after_its_checkpoint(
+        tmp_path, monkeypatch):
+    calls, steps, written, calls_then = [], [], [], []
+    whole = minimize_rprop(rosen, X0, jac=rosen_der)
+
+    def fun(x):
+        calls.append(1)
+        return rosen(x)
+
+    path = tmp_path / "run.npz"
+    write = C.write
+
+    def keep(*args):
+        write(*args)
+        written.append(path.read_bytes())
+        calls_then.append(len(calls))
+
+    monkeypatch.setattr(C, "write", keep)
+    minimize_rprop(fun, X0, jac=rosen_der, checkpoint=path, checkpoint_every=0.0)
+    monkeypatch.undo()
+    k = len(written) // 2
+    path.write_bytes(written[k])
+    calls.clear()
+    _assert_same(minimize_rprop(fun, X0, jac=rosen_der, resume=path, callback=steps.append),
+                 whole)
+    assert 0 < len(calls) == whole.nfev - calls_then[k]
+    assert 0 < len(steps) < whole.nit
 
 
 _CHILD = """
-import sys
+import sys, time
+import json
+
 import numpy as np
 from scipy.optimize import rosen, rosen_der
 from signmin import minimize_rprop
-minimize_rprop(rosen, np.array({x0}), jac=rosen_der, polish=False, variant="rprop-",
-               maxiter=20000, xtol=0.0, ftol=0.0, checkpoint=sys.argv[1], checkpoint_every=0.0)
+
+def fun(x):
+    time.sleep({sleep})  # (a run that lasts past the random moment of the kill)
+    return rosen(x)
+
+minimize_rprop(fun, np.array({x0}), **{options}, checkpoint=sys.argv[1], checkpoint_every=0.0)
 """
 
 
-def test_a_run_killed_while_it_checkpoints_resumes_to_the_uninterrupted_result(tmp_path):
-    options = dict(jac=rosen_der, polish=False, variant="rprop-", maxiter=20000, xtol=0.0,
-                   ftol=0.0)
-    expected = minimize_rprop(rosen, X0, **options)
+@pytest.mark.parametrize("options, sleep", [
+    (dict(polish=False, variant="rprop-", maxiter=20000, xtol=0.0, ftol=0.0), 0.0),
+    (dict(), 0.003)])
+def test_a_run_killed_while_it_checkpoints_resumes_to_the_uninterrupted_result(
+        tmp_path, options, sleep):
+    expected = minimize_rprop(rosen, X0, jac=rosen_der, **options)
     path = tmp_path / "run.npz"
-    child = _CHILD.format(x0=X0.tolist())
+    child = _CHILD.format(x0=X0.tolist(), sleep=sleep,
+                          options=dict(options, jac="@JAC@")).replace("'@JAC@'", "rosen_der")
     for _ in range(2):
         kill_while_checkpointing(child, path)
-        done_before = K.counts(C.read(path).run)[1]
-        res = minimize_rprop(rosen, X0, resume=path, **options)
+        saved = C.read(path)
+        done_before = (K.counts(saved.run)[1] if saved.journal is None
+                       else len(saved.journal[0]["entries"]))
+        res = minimize_rprop(rosen, X0, jac=rosen_der, resume=path, **options)
         assert 0 < done_before <= res.nfev
         _assert_same(res, expected)
 
@@ -103,8 +172,10 @@ def test_bad_checkpoint_arguments_are_refused_with_their_names_before_any_evalua
     def fun(x):
         raise AssertionError("evaluated")
 
-    with pytest.raises(ValueError, match="checkpoint and resume need polish=False"):
-        minimize_rprop(fun, X0, jac=rosen_der, checkpoint=tmp_path / "a.npz")
+    sign_only = tmp_path / "sign_only.npz"
+    Rprop(X0).save(sign_only)
+    with pytest.raises(ValueError, match="another run \\(different: .*polish\\)"):
+        minimize_rprop(fun, X0, jac=rosen_der, resume=sign_only)
     with pytest.raises(TypeError, match="checkpoint must be a path"):
         minimize_rprop(fun, X0, jac=rosen_der, polish=False, checkpoint=3)
     with pytest.raises(ValueError, match="checkpoint_every must be >= 0"):
@@ -120,3 +191,21 @@ def test_bad_checkpoint_arguments_are_refused_with_their_names_before_any_evalua
     Rprop(X0, variant="irprop-").save(other)
     with pytest.raises(ValueError, match="another run \\(different: the variant"):
         minimize_rprop(fun, X0, jac=rosen_der, polish=False, resume=other)
+
+
+def test_a_default_mode_checkpoint_that_the_run_does_not_follow_is_refused(tmp_path):
+    path = tmp_path / "run.npz"
+    minimize_rprop(rosen, X0, jac=rosen_der, checkpoint=path, checkpoint_every=0.0)
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["journal"]["entries"][0][1] = "0" * 32  # (x0's digest, as if another x0 was asked)
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+    def fun(x):
+        raise AssertionError("evaluated")
+
+    with pytest.raises(ValueError, match="left the checkpoint's record where the finish asks"):
+        minimize_rprop(fun, X0, jac=rosen_der, resume=path)

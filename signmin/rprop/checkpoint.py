@@ -13,6 +13,7 @@ import json
 import os
 import time
 import zipfile
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -25,23 +26,31 @@ FORMAT = "signmin.Rprop checkpoint 1"
 
 class Saved(NamedTuple):
     """A checkpoint read back: the run, the x0 it started from, the status that ended
-    it (None while it goes on) and the last f told."""
+    it (None while it goes on), the last f told; for the default mode, the finish's
+    name and the journal (metadata and arrays, see :mod:`signmin.rprop.journal`)."""
 
     run: K.Run
     x0: np.ndarray
     status: int | None
     f: float
+    finish: str | None = None
+    journal: tuple[dict, dict] | None = None
 
 
 def write(path: str | os.PathLike, run: K.Run, x0: np.ndarray, status: int | None,
-          f: float) -> None:
+          f: float, finish: str | None = None,
+          journal: tuple[dict, dict] | None = None) -> None:
     """Write ``run``'s whole state to ``path``, atomically: to a temporary file beside
     it, flushed to disk, then renamed in one step (a crash while writing leaves the
-    previous checkpoint as it was)."""
+    previous checkpoint as it was). The default mode's run also writes its finish's
+    name and its journal (``Journal.to_file()``)."""
     path = os.fspath(path)
     meta = {"format": FORMAT, "version": _version(), "spec": list(run.spec),
-            "n": int(x0.size), "status": status, "f": float(f)}
+            "n": int(x0.size), "status": status, "f": float(f), "finish": finish}
     arrays = {f"run_{name}": value for name, value in K.run_arrays(run).items()}
+    if journal is not None:
+        meta["journal"] = journal[0]
+        arrays.update(journal[1])
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         with open(temporary, "wb") as file:
@@ -64,6 +73,10 @@ def read(path: str | os.PathLike) -> Saved:
             meta = json.loads(str(data["meta"]))
             x0 = data["x0"]
             arrays = {name[4:]: data[name] for name in data.files if name.startswith("run_")}
+            journal = None
+            if meta.get("journal") is not None:
+                journal = (meta["journal"], {name: data[name] for name in data.files
+                                             if name.startswith("journal")})
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
@@ -75,18 +88,25 @@ def read(path: str | os.PathLike) -> Saved:
         raise ValueError(f"{path!r} was written by signmin {meta['version']}; this is "
                          f"signmin {_version()}, whose state may differ: start anew")
     run = K.run_from_arrays(tuple(meta["spec"]), arrays)
-    return Saved(run, x0, meta["status"], meta["f"])
+    return Saved(run, x0, meta["status"], meta["f"], meta.get("finish"), journal)
 
 
-def check_same_run(run: K.Run, x0: np.ndarray, saved: Saved, path: str | os.PathLike) -> None:
+def check_same_run(run: K.Run, x0: np.ndarray, saved: Saved, path: str | os.PathLike,
+                   finish: str | None = None) -> None:
     """Refuse (``ValueError``, saying what differs) a checkpoint of another run than
-    the one ``run`` (just started from ``x0``) would be."""
+    the one ``run`` (just started from ``x0``, with ``finish``: None for the sign
+    method's own modes) would be."""
     mine, theirs = K.run_arrays(run), K.run_arrays(saved.run)
+    # (The default mode's run changes some of its options as it goes: its journal
+    # keeps them as they were at the start.)
+    options = (K.options_of(saved.run) if saved.journal is None
+               else saved.journal[1]["journal_options"])
     differs = [what for what, same in (
         ("x0", np.array_equal(x0, saved.x0)),
         ("the bounds", all(np.array_equal(mine[k], theirs[k]) for k in ("lower", "upper"))),
         ("the variant or the rules", run.spec == saved.run.spec),
-        ("the options", np.array_equal(K.options_of(run), K.options_of(saved.run))),
+        ("the options", np.array_equal(K.options_of(run), options)),
+        ("polish", finish == saved.finish),
     ) if not same]
     if differs:
         raise ValueError(f"resume={os.fspath(path)!r} is a checkpoint of another run "
@@ -94,17 +114,16 @@ def check_same_run(run: K.Run, x0: np.ndarray, saved: Saved, path: str | os.Path
 
 
 class Every:
-    """A call that writes ``run``'s checkpoint to ``path`` once ``seconds`` have passed
+    """A call that runs ``save()`` (a checkpoint's write) once ``seconds`` have passed
     since the last one (or since it was made); the drivers call it between steps."""
 
-    def __init__(self, path: str | os.PathLike, seconds: float, run: K.Run,
-                 x0: np.ndarray) -> None:
-        self.path, self.seconds, self.run, self.x0 = path, seconds, run, x0
+    def __init__(self, seconds: float, save: Callable[[], None]) -> None:
+        self.seconds, self.save = seconds, save
         self.last = time.monotonic()
 
     def __call__(self) -> None:
         if time.monotonic() - self.last >= self.seconds:
-            write(self.path, self.run, self.x0, None, np.nan)
+            self.save()
             self.last = time.monotonic()
 
 

@@ -830,6 +830,16 @@ def run_arrays(run):
     return arrays
 
 
+def restore(run, arrays):
+    """Make copies of ``arrays`` (from :func:`run_arrays` of a run of the same spec)
+    ``run``'s state: whoever holds ``run`` sees it (a driver takes ``run.state`` when
+    it starts)."""
+    arrays = {name: np.array(arrays[name], copy=True) for name in _FIELDS}
+    for name in _PYTHON_FIELDS:
+        setattr(run, name, arrays[name])
+    run.state = _new_state(*(arrays[name] for name in _FIELDS))
+
+
 def options_of(run):
     """The options ``run`` was made with (a copy of the header's first slots)."""
     return run.header[:_CUR].copy()

@@ -26,6 +26,7 @@ from .._status import NONFINITE_AT_START, Status
 from . import checkpoint as C
 from . import kernel as K
 from .drivers import compiled_loop, drive_in_chunks, run_python
+from .journal import Journal
 from .objective import (
     JAC_2POINT,
     JAC_3POINT,
@@ -212,8 +213,10 @@ def minimize_rprop(
         Write the run's whole state to this file every `checkpoint_every`
         seconds (NumPy's ``.npz``; to a temporary file, flushed, then
         renamed: a crash while writing leaves the previous checkpoint as it
-        was). For the sign method's own modes (``polish=False``): the
-        default mode's finish cannot be saved mid-way yet.
+        was). With a polish (the default) the finish's state lives inside
+        its line search, so the file holds what the run learned instead:
+        where each sign phase ended and every evaluation of the finish
+        (n + 1 numbers each); `resume` replays them without calling `fun`.
     checkpoint_every : float, optional
         Seconds between two checkpoints (default 60; 0 writes one after
         every step).
@@ -334,7 +337,7 @@ def minimize_rprop(
         n, variant=variant, etas=etas, step_sizes=step_sizes, maxiter=maxiter, maxfev=maxfev,
         xtol=xtol, ftol=ftol, gtol=gtol, tol=tol, stall_window=stall_window, polish=polish,
         accelerate=accelerate, until_bracketed=until_bracketed)
-    saved, every = _checkpoint_arguments(checkpoint, checkpoint_every, resume, options)
+    saved, every = _checkpoint_arguments(checkpoint, checkpoint_every, resume)
     if not isinstance(driver, str) or driver not in ("auto", "python", "compiled"):
         raise ValueError(f"driver must be 'auto', 'python' or 'compiled', got {driver!r}")
     try:
@@ -347,19 +350,38 @@ def minimize_rprop(
     checkpointing = checkpoint is not None or saved is not None
     x0_given = x0.copy() if checkpointing else None
     run, fd_lower, fd_upper = _start(x0, lower, upper, initial_step, jac, jac_mode, options)
+    journal = None
     if saved is not None:
-        C.check_same_run(run, x0_given, saved, resume)
-        run = saved.run
-        if saved.status is not None:  # (an ended Rprop's checkpoint)
-            return _result(run, Status(saved.status), saved.f)
-    between = None if checkpoint is None else C.Every(checkpoint, every, run, x0_given)
+        C.check_same_run(run, x0_given, saved, resume, options.finish)
+        if options.finish is None:
+            run = saved.run
+            if saved.status is not None:  # (an ended Rprop's checkpoint)
+                return _result(run, Status(saved.status), saved.f)
+        else:
+            # The default mode starts anew and replays what the checkpoint's
+            # run learned (see signmin.rprop.journal).
+            journal = Journal.from_file(os.fspath(resume), *saved.journal,
+                                        K.run_arrays(saved.run))
+    if journal is None and checkpointing and options.finish is not None:
+        journal = Journal(None, K.options_of(run))
+    between = None
+    if checkpoint is not None:
+        between = C.Every(every, lambda: C.write(
+            checkpoint, run, x0_given, None, np.nan, options.finish,
+            None if journal is None else journal.to_file()))
+    if journal is not None:
+        journal.save = between
     evaluate = evaluator(jac_mode, compiled=False, fun=fun, jac=jac, args=args,
                          lower=fd_lower, upper=fd_upper, x_scale=run.scale)
     new_style = _is_new_style(callback)
 
     def run_phases_with(drive):
-        return run_phases(run, drive, evaluate, options.finish, lower, upper, callback,
-                          new_style)
+        if journal is None:
+            return run_phases(run, drive, evaluate, options.finish, lower, upper, callback,
+                              new_style)
+        return run_phases(run, lambda run, tell: journal.drive(drive, run, tell),
+                          lambda x: journal.evaluate(evaluate, x), options.finish, lower,
+                          upper, journal.quiet(callback), new_style)
 
     def run_all():
         if compiled:
@@ -453,7 +475,7 @@ def _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper, between=None):
 _NO_BOUNDS = np.empty(0)
 
 
-def _checkpoint_arguments(checkpoint, every, resume, options):
+def _checkpoint_arguments(checkpoint, every, resume):
     """The checkpoint to resume (or None) and the seconds between checkpoints, checked
     before anything is evaluated."""
     for name, value in (("checkpoint", checkpoint), ("resume", resume)):
@@ -463,10 +485,6 @@ def _checkpoint_arguments(checkpoint, every, resume, options):
     every = V.real("checkpoint_every", every)
     if not every >= 0.0:
         raise ValueError(f"checkpoint_every must be >= 0 seconds, got {every}")
-    if (checkpoint is not None or resume is not None) and options.finish is not None:
-        raise ValueError("checkpoint and resume need polish=False: the finish of the "
-                         "default mode (a quasi-Newton method with SciPy's line search) "
-                         "cannot be saved mid-way yet")
     return (None if resume is None else C.read(resume)), every
 
 
