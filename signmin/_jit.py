@@ -51,7 +51,13 @@ the kernel's accessors. An edit of such a module left the old machine code to
 be loaded (seen here: 13 tests failed until the cache was deleted by hand).
 Every cached function of the package is therefore keyed on a digest of all the
 package's sources as well (:data:`SOURCES_DIGEST`): any edit, or another
-version, recompiles.
+version, recompiles. Each version also writes files of its own (the digest is
+in their names; the first save of a version removes the other versions' files
+of that function): with one set of files, a process of another version (the
+sources edited while a test run goes on) could replace a data file between
+this one's read of the index and its read of the data, and this one would run
+the other version's code (seen here once: a test run's compiled and Python
+drivers parted ways until the cache was deleted by hand).
 
 **The disk cache, and its lock.** numba keeps one index file per cached
 function, mapping each compiled specialisation (its signature and closure) to
@@ -75,6 +81,7 @@ save, it writes the index only for a new entry.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import itertools
 import os
@@ -94,6 +101,8 @@ except ImportError:  # pragma: no cover - not POSIX: numba's own save, unlocked
 class _LockedIndexDataCacheFile(IndexDataCacheFile):
     def save(self, key, data):
         with _lock(self._index_path + ".lock"):
+            if not os.path.exists(self._index_path):
+                _remove_other_versions(self)
             overloads = self._load_index()
             name = overloads.get(key)
             new = name is None
@@ -118,6 +127,31 @@ def _lock(path):
         yield
     finally:
         os.close(fd)  # (releases the lock)
+
+
+def _tag(cache_file, digest):
+    """Give ``cache_file``'s index and data files names of their own for ``digest``
+    (``<function>-<line>.<python>.<digest>.nbi``, ``....<digest>.<k>.nbc``)."""
+    base = cache_file._index_name[:-len(".nbi")]
+    cache_file._untagged = base
+    tagged = f"{base}.{digest[:16]}"
+    cache_file._index_name = tagged + ".nbi"
+    cache_file._index_path = os.path.join(cache_file._cache_path, cache_file._index_name)
+    cache_file._data_name_pattern = tagged + ".{number:d}.nbc"
+
+
+def _remove_other_versions(cache_file):
+    # Files another version of the sources left for this function: a process still
+    # running that version finds its file gone and compiles (never another's code).
+    base = getattr(cache_file, "_untagged", None)
+    if base is None:
+        return
+    mine = cache_file._index_name[:-len(".nbi")]
+    for path in Path(cache_file._cache_path).glob(f"{glob.escape(base)}.*"):
+        name = path.name
+        if not name.startswith(mine + ".") and not name.endswith(".lock"):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _sources_digest():
@@ -149,6 +183,11 @@ def locked(dispatcher):
         # numba loads an index only if its stamp is this one; otherwise it compiles
         # and saves anew (under the lock: see _LockedIndexDataCacheFile.save).
         cache_file._source_stamp = (cache_file._source_stamp, SOURCES_DIGEST)
+        # And each version of the sources has files of its own: with one set of
+        # files, a process of another version (sources edited while a test run
+        # goes on) could replace a data file between this one's read of the index
+        # and its read of the data, and this one would run the other's code.
+        _tag(cache_file, SOURCES_DIGEST)
     return dispatcher
 
 

@@ -150,3 +150,29 @@ def test_a_run_compiles_one_tell_for_one_signature(options):
     assert len(tells) == 1, tells
     (spec, signatures), = tells
     assert len(signatures) == 1 and signatures[0].startswith("(int64,"), signatures
+
+
+def test_another_version_of_the_sources_never_serves_its_code_to_this_one(tmp_path):
+    # Two versions of the package side by side (sources edited while a run goes on):
+    # each has files of its own, so the other's save, even between this one's read of
+    # the index and its read of the data, cannot hand this one the other's code; the
+    # other's first save removes this one's files, and this one then compiles anew.
+    def cache_file(digest):
+        f = _jit._LockedIndexDataCacheFile(str(tmp_path), "kernel.tell-1.py311", "stamp")
+        _jit._tag(f, digest)
+        return f
+
+    mine, theirs = cache_file("a" * 64), cache_file("b" * 64)
+    mine.save("key", "my code")
+    index = mine._load_index()
+    assert mine._load_data(index["key"]) == "my code"
+    theirs.save("key", "their code")  # (between my read of the index and of the data)
+    with pytest.raises(OSError):
+        mine._load_data(index["key"])
+    assert mine.load("key") is None  # (numba then compiles)
+    assert theirs.load("key") == "their code"
+    mine.save("key", "my code")
+    assert (mine.load("key"), theirs.load("key")) == ("my code", None)
+    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))
+    assert names == ["kernel.tell-1.py311." + "a" * 16 + ".1.nbc",
+                     "kernel.tell-1.py311." + "a" * 16 + ".nbi"]
