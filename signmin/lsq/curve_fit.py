@@ -29,6 +29,7 @@ from .common import (
     bounds_arrays,
     feasible_start,
     full_rank,
+    is_dispatcher,
     lm_max_nfev,
     parameter_count,
     stationary_column,
@@ -261,14 +262,15 @@ def _determined(J, fd, s=None, norms=None):
     `s` and `norms` are J's singular values and column norms, if known.
     """
     s = svd(J, compute_uv=False) if s is None else s
-    if s.size < J.shape[1] or not full_rank(s, J.shape[0]):
+    values = s.tolist()
+    if len(values) < J.shape[1] or not full_rank(values, J.shape[0]):
         return False
     if fd is None:
         return True
     norms = np.linalg.norm(J, axis=0) if norms is None else norms
     # With unit columns the largest singular value is at most sqrt(n) and the
     # smallest at least s[-1] / max(norms): often enough to decide.
-    if s[-1] > _FD_RANK_TOL[fd] * math.sqrt(J.shape[1]) * norms.max():
+    if values[-1] > _FD_RANK_TOL[fd] * math.sqrt(J.shape[1]) * float(norms.max()):
         return True
     s = svd(J / np.where(norms > 0, norms, 1.0), compute_uv=False)
     return bool(s[-1] > _FD_RANK_TOL[fd] * s[0])
@@ -286,8 +288,10 @@ def _stationary(norms, w, g, held):
     (`stationary_column`), but where `held`. `norms` are the norms of J's columns."""
     w_norm = math.sqrt(float(w @ w))
     held = [False] * g.size if held is None else held.tolist()
-    return all(stationary_column(gi, norm, w_norm) or h
-               for gi, norm, h in zip(g.tolist(), norms.tolist(), held, strict=True))
+    for gi, norm, h in zip(g.tolist(), norms.tolist(), held, strict=True):
+        if not (h or stationary_column(gi, norm, w_norm)):
+            return False
+    return True
 
 
 def _onto_bounds(residuals, x, r, cost, held):
@@ -549,9 +553,12 @@ def _runs_compiled(f, xdata, ydata, sigma, jac, loss, polish, options):
     ``@njit`` model (and `jac`, if a function), the polish, the linear loss,
     one predictor, standard deviations (not a covariance) and no options but
     the Rprop options `curve_fit_many` takes."""
-    from .many import OPTION_DEFAULTS, is_dispatcher
+    if not is_dispatcher(f):
+        return False
+    # (A function-level import: many builds on this module.)
+    from .many import OPTION_DEFAULTS
 
-    return (is_dispatcher(f) and (not callable(jac) or is_dispatcher(jac)) and polish
+    return ((not callable(jac) or is_dispatcher(jac)) and polish
             and isinstance(loss, str) and loss == "linear" and set(options) <= set(OPTION_DEFAULTS)
             and isinstance(xdata, np.ndarray) and xdata.shape == ydata.shape and ydata.ndim == 1
             and (sigma is None or np.ndim(sigma) == 0 or np.shape(sigma) == ydata.shape))
