@@ -58,6 +58,13 @@ LOSSES = {"linear": None, "soft_l1": _soft_l1, "huber": _huber, "cauchy": _cauch
           "arctan": _arctan}
 
 
+def _norm(v):
+    """``float(np.linalg.norm(v))`` of a float array, by its own sum, to the bit,
+    without its dispatch (a third of a small array's time)."""
+    v = v.ravel(order="K")
+    return math.sqrt(v.dot(v))
+
+
 #: Per model, per shapes of the data: whether it broadcasts parameter columns
 #: (see `Residuals.columns`), as the first fit found out; later fits skip the check.
 _BROADCASTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -255,9 +262,8 @@ class Residuals:
         far above ``eps`` times the cost.
         """
         if self._y_size is None:
-            self._y_size = float(np.linalg.norm(self._weigh(np.abs(self.ydata))))
-        # (np.linalg.norm's own sum for a vector, to the bit, without its dispatch.)
-        return COST_NOISE * EPS * self._y_size * math.sqrt(r.dot(r))
+            self._y_size = _norm(self._weigh(np.abs(self.ydata)))
+        return COST_NOISE * EPS * self._y_size * _norm(r)
 
     def cost_and_gradient(self, p, scheme=None):
         """The cost and its gradient ``J^T (rho'(r**2) * r)``, for `minimize_rprop`."""
