@@ -15,6 +15,7 @@ import inspect
 import math
 
 import numpy as np
+from numba.core.dispatcher import Dispatcher
 from numba.extending import register_jitable
 from scipy.optimize import Bounds
 
@@ -66,6 +67,11 @@ def parameter_count(f):
     return len(positional) - 1
 
 
+def is_dispatcher(obj):
+    """Whether `obj` is a numba-compiled function (a dispatcher)."""
+    return isinstance(obj, Dispatcher)
+
+
 def bounds_arrays(bounds, n):
     """``(lb, ub)`` as float arrays of length ``n``, from `curve_fit`'s forms of `bounds`."""
     lb, ub = (bounds.lb, bounds.ub) if isinstance(bounds, Bounds) else bounds
@@ -101,8 +107,9 @@ def lm_max_nfev(n):
 @register_jitable
 def full_rank(s, k):
     """SciPy's rank test on the singular values ``s`` of a k x n Jacobian: every
-    one above ``eps * max(k, n)`` times the largest (and ``k >= n``)."""
-    n = s.shape[0]
+    one above ``eps * max(k, n)`` times the largest (and ``k >= n``). (An array,
+    or from Python a list: its floats compare without NumPy's scalars.)"""
+    n = len(s)
     s_max = 0.0
     for i in range(n):
         s_max = max(s_max, s[i])

@@ -21,7 +21,14 @@ from ..rprop.options import (
     new_run,
 )
 from . import batch
-from .common import BRACKET_OPTIONS, MAXITER, bounds_arrays, feasible_start, parameter_count
+from .common import (
+    BRACKET_OPTIONS,
+    MAXITER,
+    bounds_arrays,
+    feasible_start,
+    is_dispatcher,
+    parameter_count,
+)
 from .curve_fit import curve_fit
 
 __all__ = ["ManyFits", "curve_fit_many"]
@@ -231,13 +238,6 @@ def _as_float(name, value, shapes):
         expected = " or ".join(str(s) for s in shapes)
         raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
     return arr
-
-
-def is_dispatcher(obj):
-    """Whether `obj` is a numba-compiled function (a dispatcher)."""
-    from numba.core.dispatcher import Dispatcher
-
-    return isinstance(obj, Dispatcher)
 
 
 def _is_dask(obj):

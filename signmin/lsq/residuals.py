@@ -58,8 +58,15 @@ LOSSES = {"linear": None, "soft_l1": _soft_l1, "huber": _huber, "cauchy": _cauch
           "arctan": _arctan}
 
 
+def _norm(v):
+    """``float(np.linalg.norm(v))`` of a float array, by its own sum, to the bit,
+    without its dispatch (a third of a small array's time)."""
+    v = v.ravel(order="K")
+    return math.sqrt(v.dot(v))
+
+
 #: Per model, per shapes of the data: whether it broadcasts parameter columns
-#: (see `Residuals.rows`), as the first fit found out; later fits skip the check.
+#: (see `Residuals.columns`), as the first fit found out; later fits skip the check.
 _BROADCASTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -117,12 +124,14 @@ class Residuals:
         """The residuals at `p`: those of the last call if it was there (MINPACK's
         last call is usually at the point it returns), else a new call."""
         last = self._last
-        if last is not None and np.array_equal(last[0], p):
+        # (Lists compare as np.array_equal does here, 1-D floats, at a fraction of its cost.)
+        if last is not None and last[0].shape == p.shape and last[0].tolist() == p.tolist():
             return last[1]
         return self(p)
 
-    def rows(self, P):
-        """The residuals at each row of `P` (k x n), as a k x m array.
+    def columns(self, Pt):
+        """The residuals at each column of `Pt` (n x k, C-contiguous: each parameter's
+        k values a row), as a k x m array.
 
         One call of the model with each parameter a column of k values, where
         the model broadcasts them (NumPy code usually does: ``a * np.exp(-b *
@@ -133,14 +142,14 @@ class Residuals:
         digit differently), or the model is only ever called row by row. The
         residuals weighted by a covariance's factor are always row by row.
         """
-        k, m = P.shape[0], self.ydata.size
+        k, m = Pt.shape[1], self.ydata.size
         t = self.transform
         # (With a covariance's factor, solving for all rows at once would round
         # differently from solving for each.)
         if (self.vectorized is not False and k * m <= VECTORIZE_MAX_SIZE
                 and (t is None or t.ndim < 2)):
             try:
-                F = np.asarray(self.f(self.xdata, *P.T.copy()[:, :, np.newaxis]), dtype=float)
+                F = np.asarray(self.f(self.xdata, *Pt[:, :, np.newaxis]), dtype=float)
                 if F.shape != (k, m):
                     F = np.broadcast_to(F, (k, m))
             except Exception:  # noqa: BLE001 - any failure means: call it row by row
@@ -151,7 +160,7 @@ class Residuals:
                 F = F - self.ydata if t is None else (F - self.ydata) * t
                 if self._checked:
                     return F
-                each = np.array([self(p) for p in P])
+                each = np.array([self(p) for p in Pt.T])
                 self._checked = True
                 finite = np.isfinite(each)
                 size = np.max(np.abs(each[finite]), initial=0.0)
@@ -161,7 +170,7 @@ class Residuals:
                 self._remember()
                 # The values every later call will give, to the last bit.
                 return F if self.vectorized else each
-        return np.array([self(p) for p in P])
+        return np.array([self(p) for p in Pt.T])
 
     def jacobian(self, p, r, scheme=None):
         """The m x n Jacobian of the weighted residuals at `p`, where they are `r`.
@@ -193,19 +202,21 @@ class Residuals:
 
     def _forward(self, p, with_center):
         """Forward differences at `p`: ``(F, dx)``, F the residuals at ``p + h_j e_j``
-        (after those at `p` itself if `with_center`), called as `rows`."""
-        x, h = self._steps(p, "2-point")
+        (after those at `p` itself if `with_center`), called as `columns`."""
+        h = self._steps(p, "2-point")[1]
         n = p.size
         moved = p + np.array(h)
-        P = np.empty((n + 1, n) if with_center else (n, n))
-        P[:] = p
-        P[1 if with_center else 0:].flat[::n + 1] = moved
-        return self.rows(P), moved - p
+        first = 1 if with_center else 0
+        # The points as the columns `columns` takes, made in place.
+        Pt = np.empty((n, n + first))
+        Pt[...] = p[:, np.newaxis]
+        Pt.reshape(-1)[first::n + first + 1] = moved
+        return self.columns(Pt), moved - p
 
     def _differences(self, p, r, scheme):
         """`approx_derivative`'s dense differences without bounds: ``(r, J)``.
 
-        The same steps, points and quotients, called as `rows`: all at once
+        The same steps, points and quotients, called as `columns`: all at once
         where the model broadcasts, else one by one in `approx_derivative`'s
         order, to the same Jacobian to the last bit. A forward scheme
         evaluates `r` too if it is None (in the same call).
@@ -218,11 +229,12 @@ class Residuals:
         n = p.size
         h = np.array(self._steps(p, scheme)[1])
         below, above = p - h, p + h
-        P = np.empty((2 * n, n))
-        P[:] = p
-        P[0::2].flat[::n + 1] = below
-        P[1::2].flat[::n + 1] = above
-        F = self.rows(P)
+        Pt = np.empty((n, 2 * n))
+        Pt[...] = p[:, np.newaxis]
+        flat = Pt.reshape(-1)
+        flat[0::2 * n + 2] = below
+        flat[1::2 * n + 2] = above
+        F = self.columns(Pt)
         return r, ((F[1::2] - F[0::2]) / (above - below)[:, np.newaxis]).T
 
     def rho(self, r):
@@ -237,9 +249,10 @@ class Residuals:
 
     def cost(self, r):
         """``0.5 * sum(rho(r**2))``: `least_squares`' cost."""
+        # (np.add.reduce is np.sum's own reduction, to the bit, without its dispatch.)
         if self.loss is None:
-            return 0.5 * float(np.sum(r * r))
-        return 0.5 * float(np.sum(self.rho(r)[0]))
+            return 0.5 * float(np.add.reduce(r * r))
+        return 0.5 * float(np.add.reduce(self.rho(r)[0]))
 
     def cost_noise(self, r):
         """The rounding error of the cost near residuals `r`: ``|r| * eps * |weighted y|``.
@@ -249,8 +262,8 @@ class Residuals:
         far above ``eps`` times the cost.
         """
         if self._y_size is None:
-            self._y_size = float(np.linalg.norm(self._weigh(np.abs(self.ydata))))
-        return COST_NOISE * EPS * self._y_size * float(np.linalg.norm(r))
+            self._y_size = _norm(self._weigh(np.abs(self.ydata)))
+        return COST_NOISE * EPS * self._y_size * _norm(r)
 
     def cost_and_gradient(self, p, scheme=None):
         """The cost and its gradient ``J^T (rho'(r**2) * r)``, for `minimize_rprop`."""
@@ -268,7 +281,7 @@ class Residuals:
 
         Far from the minimum, which is where the bracketing run works, the
         signs of the gradient do not need the accuracy of central
-        differences. Where the model broadcasts (see `rows`), the residuals
+        differences. Where the model broadcasts (see `columns`), the residuals
         and their n differences come from one call, and the gradient from
         them directly, ``g_j = (r(p + h_j e_j) - r) . w / dx_j`` with ``w =
         rho' r``, without forming J.
