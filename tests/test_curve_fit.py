@@ -380,49 +380,6 @@ def test_options_reach_minimize_rprop(data):
     assert info["status"] == 3 and info["polished"]
 
 
-@pytest.mark.parametrize("options", [
-    {"etas": (0.5, 1.618), "maxiter": 200, "until_bracketed": True},
-    {"variant": "rprop-", "maxiter": 3, "until_bracketed": True},
-    {"maxiter": 200, "accelerate": True, "xtol": 1e-6},
-    {"maxiter": 50, "stall_window": 5, "etas": (0.3, 1.5)},
-])
-def test_the_sign_run_is_minimize_rprops_run(data, options):
-    # curve_fit's own front door to the bracketing run must be minimize_rprop's,
-    # result for result, until one of them changes.
-    from signmin.lsq.curve_fit import RPROP_ONLY, _sign_run
-    from signmin.lsq.residuals import Residuals
-
-    x, y = data
-    options = {**RPROP_ONLY, **options}
-    for p0 in ([1.0, 1.0, 1.0], [0.0, 3.0, -1.0], [2.5, 1.3, 0.5]):
-        results = []
-        for run in (lambda g, p: signmin.minimize_rprop(g, p, jac=True, **options),
-                    lambda g, p: _sign_run(g, p, options)):
-            residuals = Residuals(decay, x, y, None, None, "3-point", None, 1.0,
-                                  (np.full(3, -np.inf), np.full(3, np.inf)))
-            start = np.array(p0)
-            results.append(run(residuals.coarse_cost_and_gradient, start))
-            assert np.array_equal(start, p0)  # not taken over
-        ours, theirs = results[1], results[0]
-        assert set(ours) == set(theirs)
-        for key in theirs:
-            assert np.array_equal(ours[key], theirs[key]), key
-            assert type(ours[key]) is type(theirs[key]), key
-
-
-def test_the_sign_run_leaves_what_it_does_not_take_to_minimize_rprop(data):
-    from signmin.lsq.curve_fit import _sign_run
-
-    x, y = data
-    fun = lambda p: (float(np.sum((decay(x, *p) - y) ** 2)), np.ones(3))  # noqa: E731
-    with pytest.raises(ValueError, match="finite"):
-        _sign_run(fun, np.array([1.0, np.nan, 1.0]), {"until_bracketed": True})
-    with pytest.warns(OptimizeWarning, match="Unknown solver options: colour"):
-        _sign_run(fun, np.array([1.0, 1.0, 1.0]), {"maxiter": 2, "colour": 1})
-    with pytest.raises(TypeError, match="maxiter"):
-        _sign_run(fun, np.array([1.0, 1.0, 1.0]), {"maxiter": 2.5})
-
-
 def test_args_is_refused_as_in_scipy(data):
     x, y = data
     with pytest.raises(ValueError, match="args"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from collections.abc import Callable
@@ -16,11 +15,7 @@ from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning, least_square
 from .._numerics import EPS
 from .._numerics import REL_STEP as _REL_STEP
 from .._status import Status
-from ..rprop import kernel as _kernel
-from ..rprop.drivers import run_python
-from ..rprop.minimize import _hand_over, _result, _start, minimize_rprop
-from ..rprop.objective import JAC_WITH_FUN, evaluator
-from ..rprop.options import check_options
+from ..rprop.minimize import minimize_rprop
 from .common import (
     BRACKET_OPTIONS,
     MAX_ROUNDS,
@@ -78,16 +73,6 @@ _MINPACK_MESSAGES = {
 }
 #: least_squares' numbering of the rules that stop a run, for ``ier``.
 _IER = {Status.GTOL: 1, Status.FTOL: 2, Status.NO_PROGRESS: 2, Status.XTOL: 3}
-#: The options `_sign_run` takes itself (those `check_options` checks), with
-#: `minimize_rprop`'s defaults; any other (a callback, a checkpoint, ...) goes
-#: through `minimize_rprop`.
-_RUN_DEFAULTS = {name: param.default
-                 for name, param in inspect.signature(minimize_rprop).parameters.items()
-                 if name in inspect.signature(check_options).parameters}
-#: `check_options`' verdicts, by the number of parameters and the options (`_options_key`).
-_CHECKED: dict = {}
-#: At most this many of them are kept.
-_CHECKED_MAX = 64
 
 
 
@@ -315,66 +300,6 @@ def _onto_bounds(residuals, x, r, cost, held):
     return x, r, cost
 
 
-def _options_key(n, options):
-    """The key of `options` for `n` parameters in `_CHECKED`, or None where
-    `_sign_run` leaves them to `minimize_rprop`: an option it does not take, or
-    a value of another type than a number, a string, None or a tuple of
-    numbers (the types are part of the key: ``maxiter=200.0`` is checked
-    apart from ``maxiter=200``)."""
-    if not options.keys() <= _RUN_DEFAULTS.keys():
-        return None
-    key = [n]
-    for name in sorted(options):
-        value = options[name]
-        if type(value) is tuple:
-            if not all(type(v) in _KEY_TYPES for v in value):
-                return None
-            value = tuple((type(v), v) for v in value)
-        elif type(value) not in _KEY_TYPES and value is not None:
-            return None
-        key.append((name, type(value), value))
-    return tuple(key)
-
-
-#: The types of the values `_options_key` takes.
-_KEY_TYPES = frozenset({int, float, bool, str})
-
-
-def _sign_run(gradient, x0, options):
-    """`minimize_rprop` of `gradient` (``jac=True``, no bounds) from `x0` with
-    `options`: the same run, result and exceptions, without its front door.
-
-    The bracketing run takes 3-30 steps, and `minimize_rprop`'s checks of its
-    arguments, the same for every fit, cost a fifth of such a run's time
-    (measured: 100 us -> 83 us for 6 steps on a 2 us function). Here the
-    options are checked once per set and the run is driven as
-    `minimize_rprop` drives it, through its own helpers (which a test holds
-    to its results);
-    anything else (a callback, a non-finite start, an unhashable option) goes
-    through `minimize_rprop` itself, which says what is wrong.
-    """
-    key = _options_key(x0.size, options)
-    if key is None or x0.ndim != 1 or not np.isfinite(x0).all():
-        return minimize_rprop(gradient, x0, jac=True, **options)
-    checked = _CHECKED.get(key)
-    if checked is None:
-        checked = check_options(x0.size, **{
-            name: options.get(name, default) for name, default in _RUN_DEFAULTS.items()})
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()  # (a caller that varies its options from fit to fit)
-        _CHECKED[key] = checked
-    # (The state takes x0 over.)
-    run = _start(x0.astype(float), None, None, None, True, JAC_WITH_FUN, checked)[0]
-    evaluate = evaluator(JAC_WITH_FUN, compiled=False, fun=gradient, jac=True, args=(),
-                         lower=None, upper=None, x_scale=run.scale)
-    try:
-        status, f = run_python(evaluate, run, _kernel.tell_for(run.spec))
-    except BaseException as exc:
-        _hand_over(exc, run)
-        raise
-    return _result(run, Status(status), f)
-
-
 def _bracket_and_finish(residuals, p0, loss, f_scale, options):
     """Rprop until each parameter's minimum is bracketed, then the least-squares finish.
 
@@ -397,12 +322,9 @@ def _bracket_and_finish(residuals, p0, loss, f_scale, options):
     """
     gradient = (residuals.cost_and_gradient if callable(residuals.jac)
                 else residuals.coarse_cost_and_gradient)
-    options = {**RPROP_ONLY, **BRACKET_OPTIONS, **options, "until_bracketed": True}
-    if residuals.unbounded:
-        rprop = _sign_run(gradient, p0, options)
-    else:
-        rprop = minimize_rprop(gradient, p0, jac=True, bounds=Bounds(*residuals.bounds),
-                               **options)
+    bounds = None if residuals.unbounded else Bounds(*residuals.bounds)
+    rprop = minimize_rprop(gradient, p0, jac=True, bounds=bounds, until_bracketed=True,
+                           **{**RPROP_ONLY, **BRACKET_OPTIONS, **options})
     stopped = rprop.status == Status.CALLBACK or not np.isfinite(rprop.fun)
     fit = _Fit(x=rprop.x, cost=rprop.fun, rprop=rprop, nit=rprop.nit, trusted=stopped,
                tries=0)
@@ -829,7 +751,7 @@ def curve_fit(
     ``compiled`` (True).
 
     On 200 well-posed Gaussian peaks (``benchmarks/curve_fit_speed.py``) a
-    fit takes 1.8 times the time of `scipy.optimize.curve_fit` (the
+    fit takes 1.8-2.0 times the time of `scipy.optimize.curve_fit` (the
     robust way alone: 22 times) and reaches the best cost on every fit,
     SciPy on 192; from poor starts (peaks off centre, decays over three
     decades of rate, saturation curves from 100 times off) it reaches the
