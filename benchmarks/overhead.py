@@ -18,6 +18,14 @@ one timing up to that many evaluations ("evaluations" is the total).
 ``signmin.Rprop`` (a Python loop of ``ask()`` and ``tell(f, g)``, the user's).
 
 Headline: n = 10, 10,000 iterations (10,001 evaluations) of ``minimize_rprop``.
+
+Checkpoints (``checkpoint=path``): the same run with a checkpoint armed but never
+due (``checkpoint_every`` a day: the check between steps, paired with the run
+without), and the cost of each checkpoint written (runs that write one after
+every step, ``checkpoint_every=0``, paired with the run without, the difference
+divided by the checkpoints written), for the sign method's own mode (the file is
+the state) and the default mode (the file is the journal of what the run learned,
+replayed on resume: it grows with the finish's evaluations).
 """
 
 from __future__ import annotations
@@ -244,6 +252,62 @@ def breakdown(n, iters, reps):
             title=f"Where signmin's time goes (n={n}, {iters} iterations, {reps} reps)")
 
 
+def checkpoints(reps, quick):
+    """The checkpoints' cost: armed but not due, and per checkpoint written."""
+    import os
+    import tempfile
+
+    folder = tempfile.mkdtemp()
+    path = os.path.join(folder, "run.npz")
+    sign_mode = dict(xtol=0.0, ftol=0.0, gtol=0.0, stall_window=0, polish=False,
+                     accelerate=False)
+    rows = []
+    steps = 100 if quick else HEADLINE_ITERS
+    x0 = x_start(HEADLINE_N)
+    plain = lambda: minimize_rprop(rosen, x0, jac=rosen_der, maxiter=steps,  # noqa: E731
+                                   **sign_mode)
+    armed = lambda: minimize_rprop(rosen, x0, jac=rosen_der, maxiter=steps,  # noqa: E731
+                                   checkpoint=path, checkpoint_every=86400.0, **sign_mode)
+    r = C.paired_ratios({"armed": (armed, plain)}, reps)["armed"]["ratio"]
+    rows.append([f"sign mode, n={HEADLINE_N}, {steps} steps", "armed, never due",
+                 f"time / without: {spread(r)}", "-"])
+    cases = [("sign mode", n, dict(maxiter=10 if quick else 50, **sign_mode))
+             for n in ([10, 1000] if quick else [10, 1000, 100_000])]
+    cases += [("default mode", n, {}) for n in ([10] if quick else [10, 100])]
+    for mode, n, options in cases:
+        x0 = x_start(n)
+        without = lambda x0=x0, o=options: minimize_rprop(  # noqa: E731
+            rosen, x0, jac=rosen_der, **o)
+        every = lambda x0=x0, o=options: minimize_rprop(  # noqa: E731
+            rosen, x0, jac=rosen_der, checkpoint=path, checkpoint_every=0.0, **o)
+        writes = _writes(every)
+        t = C.paired_ratios({"every": (every, without)}, max(3, reps // 3))["every"]
+        per = np.median(t["run"] - t["ref"]) / writes * 1e3
+        size = os.path.getsize(path) / 1e6
+        rows.append([f"{mode}, n={n}, Rosenbrock", f"{writes} checkpoints",
+                     f"{per:.2f} ms each (median of {len(t['run'])})", f"{size:.2f} MB"])
+    C.table(["run", "checkpoints", "cost", "last file"], rows,
+            title="Checkpoints: armed but never due, and per checkpoint written")
+
+
+def _writes(run):
+    """How many checkpoints ``run()`` writes."""
+    from signmin.rprop import checkpoint
+
+    write, count = checkpoint.write, []
+
+    def counted(*args):
+        count.append(1)
+        write(*args)
+
+    checkpoint.write = counted
+    try:
+        run()
+    finally:
+        checkpoint.write = write
+    return len(count)
+
+
 def plot(results, sizes):
     series = {name: {n: results[n][name]["ratio"] for n in sizes} for name in results[sizes[0]]}
     C.plot_vs_n("overhead_ratio_vs_n.png", sizes, series,
@@ -282,6 +346,7 @@ def main():
               f"{evals[HEADLINE_N] - 1} iterations: median {np.median(r):.3f}, "
               f"min {np.min(r):.3f}, max {np.max(r):.3f} (target <= 1.05)")
     breakdown(10, 100 if args.quick else HEADLINE_ITERS, 2 if args.quick else 7)
+    checkpoints(2 if args.quick else 9, args.quick)
     if args.plot:
         plot(results, sizes)
     C.write_section("overhead", "Overhead over the objective's calls: Python objective "
