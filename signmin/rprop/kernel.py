@@ -50,7 +50,7 @@ from numba.core import cgutils, types
 from numba.experimental import structref
 from numba.extending import intrinsic, overload
 
-from .._jit import cached, inline, renamed_copy
+from .._jit import cached, inline, renamed_copy, run_time
 from .._numerics import EPS
 from .._status import FTOL_WINDOW, Status
 
@@ -394,10 +394,11 @@ def _x_row(state, k):
     return (state.x_a, state.x_b, state.x_c)[k]
 
 
-@inline
+@cached
 def _become_best(state, h, g, handed_over, f, cur, to):
     # The told point (row cur, gradient g, known finite) is the best; the
-    # proposal from it is in row ``to``.
+    # proposal from it is in row ``to``. (A call: typed once, not in every
+    # tell, and off the loop.)
     _keep_gradient(state, g, handed_over)
     h[_BEST] = cur
     h[_CUR] = to
@@ -412,6 +413,50 @@ def _blocked(xi, gi, lo, hi):
     return (xi <= lo and gi > 0.0) or (xi >= hi and gi < 0.0)
 
 
+@cached(forceinline=True)
+def _rprop_coordinate(xi, gi, prev_sign, di, lo, hi, scale_i, last, was_flipped, eta_minus,
+                      eta_plus, step_min, step_max, xtol, gtol, undo, continues, backtracks,
+                      bounded):
+    # One coordinate's update and its part in the rules: ``(step, sign, x_new,
+    # finite, g small, step within xtol, step for ftol, flipped, bracketed)``.
+    # Compiled once for every kind of tell (the choices after ``gtol`` come as
+    # run-time booleans) and inlined by LLVM into each tell's loops, where they
+    # are constants that fold away (see _jit: numba inlining it cost seconds a
+    # tell).
+    finite = math.isfinite(gi)
+    s = _sign(gi)
+    flip = s * prev_sign
+    blocked = False
+    if bounded:
+        # (And the step must not grow while x stays put.)
+        blocked = _blocked(xi, gi, lo, hi)
+        flip = 0 if blocked else flip
+        gi = 0.0 if blocked else gi
+    grown = min(di * eta_plus, step_max)
+    # A step below the spacing of floats around x moves nothing, and
+    # one that reached 0 could never grow again.
+    shrunk = max(di * eta_minus, step_min, EPS * max(abs(xi), scale_i))
+    di = grown if flip > 0 else (shrunk if flip < 0 else di)
+    # What a sign change does is the variant's: move on (rprop-),
+    # stay (irprop-), take the last step back (rprop+, and irprop+
+    # when f went up).
+    s_move = 0 if (flip < 0 and not continues) else s
+    dx = -s_move * di
+    if backtracks:
+        dx = (-last if undo else 0.0) if flip < 0 else dx
+    dx = 0.0 if blocked else dx
+    x_new = xi + dx
+    if bounded:
+        x_new = min(max(x_new, lo), hi)
+    # A coordinate with no information (a zero or blocked partial
+    # derivative) has nothing to converge to: it does not count; nor can it
+    # bracket anything.
+    flipped = 1 if flip < 0 else was_flipped
+    return (di, s if blocked else s_move, x_new, finite, abs(gi) <= gtol,
+            gi == 0.0 or di <= xtol * max(abs(xi), scale_i), 0.0 if blocked else di,
+            flipped, flipped != 0 or gi == 0.0)
+
+
 @inline
 def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, continues,
                   undo_always, bounded, xtol_on, ftol_on, bracket_on, gtol_on, check_finite):
@@ -420,7 +465,8 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
 
     The flags after ``stop`` are the compile-time constants of the calling
     ``tell``: inlined into it (a module-level function, so that the ``tell``
-    made for each combination can be cached on disk), they fold away. Without
+    made for each combination can be cached on disk), they fold away, in the
+    loop here and in :func:`_rprop_coordinate`, which LLVM inlines. Without
     ``gtol_on`` the gradient's test is left to :func:`_gradient_is_zero`;
     without ``check_finite`` (g known finite) so is the finiteness.
     """
@@ -441,55 +487,32 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
     # Written without branches that the data decide (selects and
     # unconditional stores), so that the compiler can vectorise the loop.
     for i in range(start, stop):
-        gi = g[i]
         xi = x[i]
-        if check_finite:
-            finite &= math.isfinite(gi)
-        s = _sign(gi)
-        flip = s * sign[i]
-        di = step[i]
-        blocked = False
-        lo = hi = 0.0  # (defined on every path: numba's inliner needs it)
+        lo = hi = last = 0.0  # (defined on every path: numba's inliner needs it)
         if bounded:
             lo, hi = lower[i], upper[i]
-            # (And the step must not grow while x stays put.)
-            blocked = _blocked(xi, gi, lo, hi)
-            flip = 0 if blocked else flip
-            gi = 0.0 if blocked else gi
-        grown = min(di * eta_plus, step_max)
-        # A step below the spacing of floats around x moves nothing, and
-        # one that reached 0 could never grow again.
-        shrunk = max(di * eta_minus, step_min, EPS * max(abs(xi), scale[i]))
-        di = grown if flip > 0 else (shrunk if flip < 0 else di)
-        step[i] = di
-        # What a sign change does is the variant's: move on (rprop-),
-        # stay (irprop-), take the last step back (rprop+, and irprop+
-        # when f went up).
-        s_move = 0 if (flip < 0 and not continues) else s
-        dx = -s_move * di
         if backtracks:
-            dx = (-dx_prev[i] if undo else 0.0) if flip < 0 else dx
-        dx = 0.0 if blocked else dx
-        sign[i] = s if blocked else s_move
-        x_new = xi + dx
-        if bounded:
-            x_new = min(max(x_new, lo), hi)
-        x_next[i] = x_new
+            last = dx_prev[i]
+        was_flipped = flipped[i] if bracket_on else 0
+        r = _rprop_coordinate(xi, g[i], sign[i], step[i], lo, hi, scale[i], last, was_flipped,
+                              eta_minus, eta_plus, step_min, step_max, xtol, gtol,
+                              run_time(undo), run_time(continues), run_time(backtracks),
+                              run_time(bounded))
+        step[i], sign[i], x_next[i] = r[0], r[1], r[2]
         if backtracks:
-            dx_prev[i] = x_new - xi
-        moved |= x_new != xi
+            dx_prev[i] = r[2] - xi
+        moved |= r[2] != xi
+        if check_finite:
+            finite &= r[3]
         if gtol_on:
-            g_converged &= abs(gi) <= gtol
+            g_converged &= r[4]
         if xtol_on:
-            # A coordinate with no information (a zero or blocked partial
-            # derivative) has nothing to converge to: it does not count.
-            x_converged &= (gi == 0.0 or di <= xtol * max(abs(xi), scale[i]))
+            x_converged &= r[5]
         if ftol_on:
-            max_step = max(max_step, 0.0 if blocked else di)
+            max_step = max(max_step, r[6])
         if bracket_on:
-            flipped[i] = 1 if flip < 0 else flipped[i]
-            # A coordinate with no information cannot bracket anything.
-            bracketed &= flipped[i] != 0 or gi == 0.0
+            flipped[i] = r[7]
+            bracketed &= r[8]
     return finite, g_converged, x_converged, moved, bracketed, max_step
 
 
@@ -706,14 +729,15 @@ def _budget_status(h):
 
 
 # (Loops, not slice assignments: ``a[:] = b`` brings in numba's broadcasting
-# checks and their error messages, 3.8 s of the first compile.)
-@inline
+# checks and their error messages, 3.8 s of the first compile. Calls, not
+# inlined: off the loop.)
+@cached
 def _fill(out, value):
     for i in range(out.shape[0]):
         out[i] = value
 
 
-@inline
+@cached
 def _copy_into(out, values):
     for i in range(out.shape[0]):
         out[i] = values[i]
