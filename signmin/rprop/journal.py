@@ -153,16 +153,21 @@ class Journal:
 
     def to_file(self):
         """``(meta, arrays)``: the journal as JSON-able metadata and named arrays."""
-        meta, arrays = [], {}
+        meta, arrays, gradients = [], {}, []
         for i, entry in enumerate(self.entries):
             if isinstance(entry, _Phase):
                 meta.append(["phase", entry.start, int(entry.status), float(entry.f)])
                 arrays.update({f"journal{i}_{name}": value
                                for name, value in entry.arrays.items()})
             else:
-                meta.append(["evaluation", entry.x, entry.f, entry.calls])
+                # (The gradients as the rows of one array: one member of the file
+                # each, they took most of a checkpoint's time.)
+                meta.append(["evaluation", entry.x, entry.f, entry.calls,
+                             -1 if entry.g is None else len(gradients)])
                 if entry.g is not None:
-                    arrays[f"journal{i}_g"] = entry.g
+                    gradients.append(entry.g)
+        arrays["journal_gradients"] = (np.array(gradients) if gradients
+                                       else np.empty((0, 0)))
         arrays["journal_options"] = self.options
         return {"entries": meta, "running": self._running}, arrays
 
@@ -178,7 +183,9 @@ class Journal:
             if item[0] == "phase":
                 entries.append(_Phase(item[1], own, item[2], item[3]))
             else:
-                entries.append(_Evaluation(item[1], item[2], own.get("g"), item[3]))
+                row = item[4]
+                g = None if row < 0 else arrays["journal_gradients"][row]
+                entries.append(_Evaluation(item[1], item[2], g, item[3]))
         partial = (None if meta["running"] is None
                    else _Phase(meta["running"], run_arrays, -1, np.nan))
         return cls(path, arrays["journal_options"], entries, partial)
