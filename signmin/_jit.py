@@ -60,18 +60,14 @@ machine code, yet compiled n = 10 runs 6-13 % slower on the benchmark machine.
 **A run-time boolean.** :func:`run_time` gives a value typed as a run-time
 value, not as its literal: a ``tell``'s choices are literals (constants of its
 closure), and a literal passed to a compiled function compiles another
-specialisation of it, once per kind of run.
+specialisation of it, once per kind of run (seconds of compile each); the
+batch driver's ``run_time(False)`` likewise.
 
 **A second copy of one helper.** Where one helper must be inlined into the
 same caller twice as separate loops (the kernel's update, into another row
 and in place: the compiler's overlap check sends the in-place case to its
 scalar loop), :func:`renamed_copy` gives a second function object from the
 same code (numba warns when one function is inlined twice).
-
-**A run-time False.** :func:`run_time_false` gives ``False`` typed as a
-plain boolean, not as the literal ``False``: passed to a compiled function,
-a literal compiles another specialisation of it (seconds of compile), a
-boolean does not.
 
 **Borrowed views and reference counts.** The kernel reads its state's rows
 without numba's reference counts for the duration of one call
@@ -261,9 +257,3 @@ def run_time(typingctx, value):
         return context.cast(builder, args[0], signature.args[0], signature.return_type)
 
     return nb_types.unliteral(value)(value), codegen
-
-
-@inline
-def run_time_false(flag):
-    """``False``, typed as ``flag`` is (a boolean, not the literal ``False``)."""
-    return flag and not flag

@@ -46,7 +46,7 @@ import numba
 import numpy as np
 from numba import types
 
-from .._jit import batch_jit, cached, locked, run_time_false
+from .._jit import batch_jit, cached, locked, run_time
 from .._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
 from .._status import Status
 from ..rprop import kernel as K
@@ -620,7 +620,7 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     free = np.empty(n, dtype=np.bool_)
     p_new = np.empty(n)
     r_new = np.empty(r.shape[0])
-    coarse = run_time_false(with_jac)
+    coarse = run_time(False)
     calls = 0
     jacobians = 0
     take_jacobian = not have_jacobian
@@ -809,7 +809,7 @@ def _fast_way(tell, template, runs, problem, p0, buffers, popt, pcov, absolute_s
     r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
     n = p0.shape[0]
     max_iter = LM_MAX_ITER * n
-    coarse = run_time_false(with_jac)
+    coarse = run_time(False)
     have_jacobian = not coarse  # True, as a bool (not a literal): one specialisation
     state_like, best_x, best_f = kernel[0], kernel[2], kernel[3]
     state = state_like(template, p0, scale_rule, fraction)
@@ -881,7 +881,7 @@ def _robust_rounds(tell, template, runs, problem, p0, buffers):
     r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
     n = p0.shape[0]
     max_iter = LM_MAX_ITER * n
-    have_jacobian = not run_time_false(with_jac)
+    have_jacobian = not run_time(False)
     state_like, best_x, best_f = kernel[0], kernel[2], kernel[3]
     nfev = njev = 0
     status = _MAXITER

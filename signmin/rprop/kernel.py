@@ -144,6 +144,10 @@ class Run:
 
     def __init__(self, spec, **fields):
         self.spec = spec
+        self.hold(fields)
+
+    def hold(self, fields):
+        """Make ``fields`` (every array by field name, taken over) this run's state."""
         for name in _PYTHON_FIELDS:
             setattr(self, name, fields[name])
         self.state = _new_state(*(fields[name] for name in _FIELDS))
@@ -858,10 +862,7 @@ def restore(run, arrays):
     """Make copies of ``arrays`` (from :func:`run_arrays` of a run of the same spec)
     ``run``'s state: whoever holds ``run`` sees it (a driver takes ``run.state`` when
     it starts)."""
-    arrays = {name: np.array(arrays[name], copy=True) for name in _FIELDS}
-    for name in _PYTHON_FIELDS:
-        setattr(run, name, arrays[name])
-    run.state = _new_state(*(arrays[name] for name in _FIELDS))
+    run.hold({name: np.array(arrays[name], copy=True) for name in _FIELDS})
 
 
 def options_of(run):
