@@ -15,7 +15,9 @@ inlines into its compiled caller (``register_jitable(inline='always')``);
 **Inlining and compile-time flags.** The kernel's ``tell`` is made per run
 specification (variant, bounds, which stopping rules are on) by a factory,
 and the helpers it calls are inlined with those flags as constants, so that a
-branch a flag decides is not in the loop. A helper is a module-level function
+branch a flag decides is not in the loop (the factory's generic ``tell``, which
+the Python loop runs for small runs, reads them at run time instead: one
+compile for every kind of run). A helper is a module-level function
 (not a closure the factory makes): a ``tell`` that closes over a compiled
 function misses the disk cache in every new process.
 
@@ -88,6 +90,16 @@ sources edited while a test run goes on) could replace a data file between
 this one's read of the index and its read of the data, and this one would run
 the other version's code (seen here once: a test run's compiled and Python
 drivers parted ways until the cache was deleted by hand).
+
+**A name for each function a factory makes.** numba names a compiled
+function's machine code (its symbol) by the function's qualified name, its
+argument types and a counter of the process that compiled it. Functions made
+by one factory share a qualified name: two of them, compiled by two processes
+that had counted alike, shared a symbol, and a process that loaded both from
+the disk cache linked one's code for both (seen here: 4 pairs of the kernel's
+``tell`` in a test run's cache; the compiled and Python drivers then parted
+ways, and LLVM aborted a worker, until the cache was deleted by hand). The
+kernel's factory therefore names each ``tell`` it makes for its kind.
 
 **The disk cache, and its lock.** numba keeps one index file per cached
 function, mapping each compiled specialisation (its signature and closure) to

@@ -1,9 +1,10 @@
 """Compile ahead of time what a deployment will run: ``python -m signmin --warm-up``.
 
-The kernel is compiled per run specification (variant, bounds, which stopping
-rules are on) and saved in numba's disk cache, so the first call of each kind
-in a new environment waits for a compile (seconds each) and every later process
-loads it (milliseconds). A Docker image, a CI cache or a Dask worker can pay
+The kernel is compiled once for the small runs of the Python loop, and per run
+specification (variant, bounds, which stopping rules are on) for the compiled
+loop and larger runs, and saved in numba's disk cache, so the first call of
+each kind in a new environment waits for a compile (seconds each) and every
+later process loads it (milliseconds). A Docker image, a CI cache or a Dask worker can pay
 for the compiles once, at build time, by running this module: it runs a tiny
 problem through each entry point in the forms users most often call, and
 reports what each took.
@@ -31,6 +32,7 @@ def _quadratic_jac(x):
 def _minimize_runs(variants):
     from scipy.optimize import minimize
 
+    from .rprop.kernel import GENERIC_MAX_N
     from .rprop.minimize import minimize_rprop
 
     x0 = np.array([3.0, -2.0])
@@ -46,6 +48,12 @@ def _minimize_runs(variants):
                    lambda b=bounds, v=variant: minimize(
                        _quadratic, x0, jac=_quadratic_jac, bounds=b, tol=1e-8,
                        method=minimize_rprop, options={"variant": v}))
+            # (Over GENERIC_MAX_N variables the loop is specialised to the kind of run.)
+            n = GENERIC_MAX_N + 1
+            yield (f"minimize_rprop {variant}, defaults, {where}, n = {n}",
+                   lambda b=bounds, v=variant, n=n: minimize_rprop(
+                       _quadratic, np.full(n, 3.0), jac=_quadratic_jac,
+                       bounds=None if b is None else b[:1] * n, variant=v))
 
 
 def _fit_runs():

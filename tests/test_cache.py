@@ -1,5 +1,6 @@
 """The disk cache of the compiled code, filled by several processes at once."""
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -108,7 +109,9 @@ def test_warm_up_runs_every_common_kind_of_call_once_and_says_what_each_took():
     done = warm_up(report=lines.append)
     labels = [label for label, _ in done]
     assert len(labels) == len(set(labels)) == len(lines) - 1
-    for kind in ("minimize_rprop irprop+, defaults, unbounded", "curve_fit, bounded",
+    for kind in ("minimize_rprop irprop+, defaults, unbounded",
+                 f"minimize_rprop irprop+, defaults, bounded, n = {kernel.GENERIC_MAX_N + 1}",
+                 "curve_fit, bounded",
                  "curve_fit_many, unbounded", "scipy.optimize.minimize"):
         assert any(label.startswith(kind) for label in labels), kind
     assert all(seconds >= 0.0 for _, seconds in done)
@@ -151,6 +154,61 @@ def test_a_run_compiles_one_tell_for_one_signature(options):
     (spec, signatures), = tells
     assert len(signatures) == 1 and signatures[0].startswith("(int64,"), signatures
 
+
+
+_ANOTHER_KIND_COMPILES_NOTHING = """
+import json
+import numpy as np
+from numba.core import event
+from scipy.optimize import minimize, rosen, rosen_der
+import signmin
+from signmin.rprop import kernel as K
+x0 = np.full(5, 1.5)
+signmin.minimize_rprop(rosen, x0, jac=rosen_der)
+compiled = []
+class Listener(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Listener())
+box = [(0, 2)] * 5
+for options in [dict(variant="irprop-"), dict(bounds=box), dict(polish=False, xtol=1e-9),
+                dict(variant="rprop+", bounds=box, ftol=1e-10, gtol=1e-8),
+                dict(variant="rprop-", accelerate=False, polish=False)]:
+    assert signmin.minimize_rprop(rosen, x0, jac=rosen_der, **options).success, options
+assert minimize(rosen, x0, jac=rosen_der, method=signmin.minimize_rprop, tol=1e-6).success
+asked = signmin.Rprop(x0, variant="irprop-", bounds=box)
+for _ in range(3):
+    x = asked.ask()
+    asked.tell(rosen(x), rosen_der(x))
+print(json.dumps([compiled, [list(spec) for spec in K._TELLS]]))
+"""
+
+
+def test_another_kind_of_small_run_compiles_nothing_after_the_default():
+    # The Python loop runs one generic tell for every kind of run up to
+    # GENERIC_MAX_N variables: once the default has run (compiled or loaded),
+    # another variant, bounds, other rules, pattern moves, SciPy's front door or
+    # the ask/tell object compile nothing (numba's compile events; a load from
+    # the disk cache is none). A new process: nothing compiled before it counts.
+    out = subprocess.run([sys.executable, "-c", _ANOTHER_KIND_COMPILES_NOTHING],
+                         capture_output=True, text=True, timeout=900, check=True)
+    compiled, tells = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    assert compiled == []
+    assert tells == [list(kernel._GENERIC_SPEC)]
+
+
+def test_each_kind_of_tell_has_a_name_of_its_own():
+    # numba names a compiled function's symbol by its qualified name and a counter of
+    # the compiling process: two kinds of tell of one name, compiled by two processes,
+    # shared a symbol, and a process that loaded both from the cache ran one's code
+    # for the other (a test run's compiled and Python drivers parted ways; LLVM
+    # aborted another). Every kind, the generic one among them, is named apart.
+    specs = [kernel._GENERIC_SPEC, *itertools.product(
+        range(4), *[(False, True)] * 7)]
+    names = {kernel._make_tell(*spec).py_func.__qualname__ for spec in specs}
+    assert len(names) == len(specs)
 
 def test_another_version_of_the_sources_never_serves_its_code_to_this_one(tmp_path):
     # Two versions of the package side by side (sources edited while a run goes on):

@@ -336,7 +336,7 @@ class _Problem:
         if threads is not None:
             numba.set_num_threads(V.integer("threads", threads, minimum=1))
         try:
-            driver(K.tell_for(run.spec), K.tell_for(run_free.spec),
+            driver(K.tell_of(run), K.tell_of(run_free),
                    run.state, run_free.state, model, jacobian, with_jac, self.jac != "2-point",
                    fill_scale_and_step, INITIAL_STEP_FRACTION, self.absolute_sigma,
                    np.atleast_2d(self.x), self.y, sigma,

@@ -124,7 +124,7 @@ stall_window, accelerate, until_bracketed, tol
         # compiled tell's entry point, the state's address (valid while the run
         # holds the state), the rows by the header's row numbers.
         run = self._run
-        self._tell = entry_point(K.tell_for(run.spec))
+        self._tell = entry_point(K.tell_of(run))
         self._address = K.state_address(run.state)
         self._row_at, header, self._cur, _ = K.python_loop_view(run)
         self._header = memoryview(header)

@@ -375,11 +375,11 @@ def minimize_rprop(
                          lower=fd_lower, upper=fd_upper, x_scale=run.scale)
     new_style = _is_new_style(callback)
 
-    def run_phases_with(drive):
+    def run_phases_with(tell, drive):
         if journal is None:
-            return run_phases(run, drive, evaluate, options.finish, lower, upper, callback,
-                              new_style)
-        return run_phases(run, lambda run, tell: journal.drive(drive, run, tell),
+            return run_phases(run, tell, drive, evaluate, options.finish, lower, upper,
+                              callback, new_style)
+        return run_phases(run, tell, lambda run, tell: journal.drive(drive, run, tell),
                           lambda x: journal.evaluate(evaluate, x), options.finish, lower,
                           upper, journal.quiet(callback), new_style)
 
@@ -388,7 +388,7 @@ def minimize_rprop(
             drive_compiled = _compiled_drive(fun, jac, jac_mode, args, fd_lower, fd_upper,
                                              between)
             try:
-                return run_phases_with(drive_compiled)
+                return run_phases_with(K.tell_for(run.spec), drive_compiled)
             except TypingError as exc:
                 if driver == "compiled":
                     raise TypeError(
@@ -399,6 +399,7 @@ def minimize_rprop(
                 # The Python loop checks what the user's functions return and says
                 # which one is wrong; nothing was evaluated yet.
         return run_phases_with(
+            K.tell_of(run),
             lambda run, tell: run_python(evaluate, run, tell, callback, new_style, between))
 
     try:

@@ -55,14 +55,14 @@ MOVED = 1000.0
 _FINISHES = {"BFGS": bfgs_finish, "L-BFGS-B": lbfgsb_finish}
 
 
-def run_phases(run, drive, evaluate, polish, lower, upper, callback, new_style_callback):
+def run_phases(run, tell, drive, evaluate, polish, lower, upper, callback, new_style_callback):
     """Run the phases; return ``(status, f)`` as the drivers do.
 
-    ``drive(run, tell)`` runs the sign phase with a ``tell``; ``evaluate`` is
-    the Python evaluator (``(f, g, calls)``) the finish uses; ``polish`` is
-    None or the finish's name (as the options hold it).
+    ``drive(run, tell)`` runs the sign phase with ``tell`` (the driver's: see
+    ``kernel.tell_of``); ``evaluate`` is the Python evaluator (``(f, g,
+    calls)``) the finish uses; ``polish`` is None or the finish's name (as the
+    options hold it).
     """
-    tell = K.tell_for(run.spec)
     if polish is None:
         return drive(run, tell)
 
