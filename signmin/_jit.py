@@ -184,15 +184,22 @@ def _tag(cache_file, digest):
 
 
 def _remove_other_versions(cache_file):
-    # Files another version of the sources left for this function: a process still
-    # running that version finds its file gone and compiles (never another's code).
+    # Files another version of the sources left for this function, at its line
+    # there (``<function>-<line>.<python>``; each version's files would stay for
+    # good otherwise): a process still running that version finds its file gone
+    # and compiles (never another's code).
     base = getattr(cache_file, "_untagged", None)
     if base is None:
         return
+    function, _, python = base.rpartition("-")
+    python = python.partition(".")[2]
     mine = cache_file._index_name[:-len(".nbi")]
-    for path in Path(cache_file._cache_path).glob(f"{glob.escape(base)}.*"):
+    pattern = f"{glob.escape(function)}-*.{glob.escape(python)}.*"
+    for path in Path(cache_file._cache_path).glob(pattern):
         name = path.name
-        if not name.startswith(mine + ".") and not name.endswith(".lock"):
+        line = name[len(function) + 1:].partition(".")[0]
+        if (line.isdigit() and not name.startswith(mine + ".")
+                and not name.endswith(".lock")):
             with contextlib.suppress(OSError):
                 path.unlink()
 

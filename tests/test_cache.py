@@ -234,3 +234,25 @@ def test_another_version_of_the_sources_never_serves_its_code_to_this_one(tmp_pa
     names = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))
     assert names == ["kernel.tell-1.py311." + "a" * 16 + ".1.nbc",
                      "kernel.tell-1.py311." + "a" * 16 + ".nbi"]
+
+
+def test_a_new_version_removes_the_files_older_versions_left_at_other_lines(tmp_path):
+    # An edit above a function moves it to another line, which numba puts in the
+    # files' names: the first save of the new version removes the old version's
+    # files, whatever their line (else every version's files stay for good), and
+    # leaves other functions' files alone (one whose name this one's begins with too).
+    def cache_file(line, digest, name="kernel.tell"):
+        f = _jit._LockedIndexDataCacheFile(str(tmp_path), f"{name}-{line}.py311", "stamp")
+        _jit._tag(f, digest)
+        return f
+
+    cache_file(7, "b" * 64).save("key", "old code")
+    cache_file(9, "c" * 64, name="kernel.tell_other").save("key", "another function")
+    new = cache_file(12, "a" * 64)
+    new.save("key", "new code")
+    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))
+    assert names == ["kernel.tell-12.py311." + "a" * 16 + ".1.nbc",
+                     "kernel.tell-12.py311." + "a" * 16 + ".nbi",
+                     "kernel.tell_other-9.py311." + "c" * 16 + ".1.nbc",
+                     "kernel.tell_other-9.py311." + "c" * 16 + ".nbi"]
+    assert new.load("key") == "new code"
