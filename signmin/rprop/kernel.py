@@ -537,6 +537,10 @@ def _rprop_update(state, h, x, g, x_next, went_up, start, stop, backtracks, cont
 # function the factory makes: a tell that closes over a compiled function
 # misses the disk cache in every new process.)
 _rprop_update_in_place = inline(renamed_copy(_rprop_update, "_rprop_update_in_place"))
+# And as a call of its own, for the generic tell (measured side by side, fresh
+# processes, 8 each: its first call with an empty cache 5.0-5.7 s against
+# 5.4-6.6 s inlined; the step at n = 10 and 64 within noise).
+_rprop_update_called = cached(renamed_copy(_rprop_update, "_rprop_update_called"))
 
 
 def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel, gtol_on):
@@ -658,16 +662,22 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
         else:
             # (The proposal goes to another row only from a best point, whose
             # gradient is known finite unless it goes to the spare row.)
-            # (One loop in the generic tell: at the sizes it serves, the
-            # in-place copy costs a second of compile and buys nothing.)
-            if in_place and not generic:
+            # (The generic tell calls one loop, compiled on its own: with its
+            # choices known only at run time, neither numba's inlining nor the
+            # in-place copy buys it anything, and they cost seconds of its
+            # compile, which every first call in a new environment waits for.)
+            if generic:
+                r = _rprop_update_called(state, h, x, g, x_next, went_up, 0, n, backtracks,
+                                         continues, undo_always, bounded, xtol_on, ftol_on,
+                                         bracket_on, gtol_on, spare or in_place)
+            elif in_place:
                 r = _rprop_update_in_place(state, h, x, g, x, went_up, 0, n, backtracks,
                                            continues, undo_always, bounded, xtol_on, ftol_on,
                                            bracket_on, gtol_on, True)
             else:
                 r = _rprop_update(state, h, x, g, x_next, went_up, 0, n, backtracks, continues,
                                   undo_always, bounded, xtol_on, ftol_on, bracket_on, gtol_on,
-                                  (spare or in_place) if generic else spare)
+                                  spare)
             finite, g_converged, x_converged, moved, bracketed, max_step = r
         if not finite:
             return STOP_NONFINITE
