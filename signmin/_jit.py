@@ -40,8 +40,10 @@ once per signature, kept on disk, and linked into its callers, where LLVM
 inlines it (``forceinline`` is LLVM's ``alwaysinline``) and folds the
 caller's constants into it. The kernel's update of one coordinate is such a
 helper, its choices passed as :func:`run_time` booleans, so that every kind of
-``tell`` shares one compile of it; each ``tell`` keeps its two loops (numba
-inlines those), so that LLVM vectorises each with the choices known. Measured
+``tell`` shares one compile of it; each specialised ``tell`` keeps its two loops
+(numba inlines those), so that LLVM vectorises each with the choices known (the
+generic ``tell``, whose choices are not known, calls one loop compiled on its
+own). Measured
 against numba inlining the whole update, side by side (process CPU time, fresh
 processes): the first call with an empty cache 7.2-7.7 s -> 6.1-6.8 s, a
 second kind of run after it 5.2-5.6 s -> 2.7-3.2 s; the loops no slower
