@@ -198,16 +198,15 @@ def new_state(*, x0, lower, upper, scale, step0, variant, eta_minus, eta_plus, s
     header[_PERIOD] = max(2.0, PATTERN_PERIOD_START * n)
     header[_PERIOD_MAX] = max(2.0, PATTERN_PERIOD_MAX * n)
     header[_BRACKET] = float(until_bracketed)
-    header[_CHOICES] = _choice_bits(variant, bounded, xtol > 0.0, ftol > 0.0, until_bracketed,
-                                    accelerate, gtol > 0.0)
+    parallel = n >= PARALLEL_THRESHOLD and numba.config.NUMBA_NUM_THREADS > 1
+    spec = (variant, bounded, xtol > 0.0, ftol > 0.0, until_bracketed, accelerate, parallel,
+            gtol > 0.0)
+    header[_CHOICES] = _choice_bits(spec)
     header[_RING:] = np.inf
     x_a = x0  # the front door's own copy: the state takes it over
     step = _row(step0)  # the front door's own: clipped in place
     _clip_into(step, step, step_min, step_max)
-    parallel = n >= PARALLEL_THRESHOLD and numba.config.NUMBA_NUM_THREADS > 1
-    return Run((variant, bounded, xtol > 0.0, ftol > 0.0, until_bracketed, accelerate, parallel,
-                gtol > 0.0),
-               header=header, x_a=x_a, x_b=np.empty(n),
+    return Run(spec, header=header, x_a=x_a, x_b=np.empty(n),
                x_c=np.empty(n) if has_spare_row(bounded, accelerate) else empty,
                g_best=empty, step=step,
                sign=np.zeros(n, dtype=np.int8),
@@ -717,12 +716,12 @@ def _make_tell(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, paralle
     # aborted another, until the cache was deleted).
     kind = "generic" if generic else "{}_{:x}{}".format(
         ("rprop_plus", "rprop_minus", "irprop_plus", "irprop_minus")[variant],
-        int(_choice_bits(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, gtol_on)),
+        int(_choice_bits((variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, parallel,
+                          gtol_on))),
         "_parallel" if parallel else "")
     tell.__name__ = f"tell_{kind}"
     tell.__qualname__ = f"{_make_tell.__qualname__}.{tell.__name__}"
     return cached(parallel=parallel)(tell)
-
 
 
 def _choices_of(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, gtol_on):
@@ -733,10 +732,12 @@ def _choices_of(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, gtol_o
             gtol_on)
 
 
-def _choice_bits(*spec):
-    # The choices as the bits of one header slot, which the generic tell reads
-    # (see _choices).
-    return float(sum(1 << k for k, on in enumerate(_choices_of(*spec)) if on))
+def _choice_bits(spec):
+    # A spec's choices (all but ``parallel``, which the generic tell never is) as
+    # the bits of one header slot, which the generic tell reads (see _choices).
+    variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, _, gtol_on = spec
+    choices = _choices_of(variant, bounded, xtol_on, ftol_on, bracket_on, accel_on, gtol_on)
+    return float(sum(1 << k for k, on in enumerate(choices) if on))
 
 
 @cached
@@ -934,7 +935,8 @@ def tell_of(run):
     arithmetic, its choices read instead of folded.
     """
     spec = run.spec
-    if spec[6] or run.step.shape[0] > GENERIC_MAX_N:
+    parallel = spec[6]
+    if parallel or run.step.shape[0] > GENERIC_MAX_N:
         return tell_for(spec)
     return tell_for(_GENERIC_SPEC)
 
