@@ -398,3 +398,15 @@ def test_the_driver_needs_no_compile_for_a_second_model_of_the_same_layout(data)
     curve_fit_many(models.peak, np.linspace(0, 10, 40), np.ones((2, 40)),
                    p0=[1.0, 5.0, 1.0, 0.0, 0.0])
     assert len(B._DRIVERS) == drivers
+
+
+def test_numbas_warning_on_function_pointers_does_not_reach_the_user(data):
+    # The driver takes the model and its own pieces as function pointers, which
+    # numba calls experimental, warning at every call that passes them: a note
+    # to us, nothing the user can act on.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        curve_fit_many(models.decay, X, data[:2], p0=P0)
+        signmin.curve_fit(models.decay, X, data[0], p0=P0)
+    experimental = numba.core.errors.NumbaExperimentalFeatureWarning
+    assert [str(w.message) for w in caught if issubclass(w.category, experimental)] == []

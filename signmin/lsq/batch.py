@@ -39,12 +39,15 @@ of it in this module's cache.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 import weakref
 
 import numba
 import numpy as np
 from numba import types
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from .._jit import batch_jit, cached, locked, run_time
 from .._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
@@ -1075,22 +1078,36 @@ def fit_all(state_type):
         # error_model='numpy': a division by zero gives inf or nan, never an exception,
         # which could not leave a prange task through a function pointer.
         options = dict(nogil=True, cache=True, error_model="numpy")
-        jacobian = _compiled(JACOBIAN_FN.signature, _jacobian, options)
-        fit_row = _compiled(types.none(types.int64, *_row_records(state_type)), _fit_row,
-                            options)
-        row_fn = types.FunctionType(fit_row.nopython_signatures[0])
-        fit = _compiled(types.none(row_fn, *_all_arguments(state_type)), _fit_all,
-                        dict(options, parallel=True))
+        with _function_pointers():
+            jacobian = _compiled(JACOBIAN_FN.signature, _jacobian, options)
+            fit_row = _compiled(types.none(types.int64, *_row_records(state_type)), _fit_row,
+                                options)
+            row_fn = types.FunctionType(fit_row.nopython_signatures[0])
+            fit = _compiled(types.none(row_fn, *_all_arguments(state_type)), _fit_all,
+                            dict(options, parallel=True))
         pieces = _DRIVERS[state_type] = (fit, fit_row, jacobian)
     fit, fit_row, jacobian = pieces
 
     kernel, repeat = kernel_accessors()
 
     def run(tell_bracket, tell_free, template, template_free, *args):
-        fit(fit_row, tell_bracket, tell_free, template, template_free, kernel, repeat, jacobian,
-            *args)
+        with _function_pointers():
+            fit(fit_row, tell_bracket, tell_free, template, template_free, kernel, repeat,
+                jacobian, *args)
 
     return run
+
+
+@contextlib.contextmanager
+def _function_pointers():
+    """A context in which numba's warning that function pointers ("first-class
+    function types") are experimental is not shown: it is numba's note to
+    whoever writes the compiled code, here us, and nothing a user of
+    `curve_fit_many` could act on. (Numba gives it at every compile and every
+    call that passes them.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+        yield
 
 
 def _compiled(signature, function, options):
