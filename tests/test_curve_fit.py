@@ -625,3 +625,29 @@ def test_all_nist_problems_but_one_from_both_starts_to_six_digits():
                     popt = np.full(d.certified.size, np.nan)
             lre.append(datasets.lre(popt, d.certified))
     assert sum(v >= 6 for v in lre) >= 53, lre
+
+
+def test_the_robust_rounds_end_when_a_round_gains_next_to_nothing(data, monkeypatch):
+    # A finish that never converges and lowers the cost by a millionth each time
+    # (a fit running off along a degenerate direction, each polish at its full
+    # budget): the rounds stop after the first one that gains less than
+    # ROUND_GAIN, instead of going on to MAX_ROUNDS.
+    x, y = data
+    polishes = []
+
+    def creeping(fun, x0, **kwargs):
+        polishes.append(1)
+        r = fun(x0) * (1 - 1e-6 * len(polishes))
+        return optimize.OptimizeResult(x=x0, fun=r, success=False, status=0,
+                                       message="creeping", method="trf", exact=True)
+
+    def stuck(fun, x0, **kwargs):
+        return optimize.OptimizeResult(x=x0, fun=fun(x0), success=False, status=0,
+                                       message="stuck", method="lm", exact=False)
+
+    monkeypatch.setitem(curve_fit.__globals__, "_levenberg_marquardt", stuck)
+    monkeypatch.setitem(curve_fit.__globals__, "least_squares", creeping)
+    with pytest.raises(RuntimeError, match="Optimal parameters not found"):
+        curve_fit(decay, x, y, p0=[1, 1, 1])
+    # Two tries of the robust way (the second with pattern moves), two rounds each.
+    assert len(polishes) == 4

@@ -14,8 +14,8 @@ Each fit does what :func:`signmin.curve_fit` does with one data set, compiled:
    same J after a short step) if the step still moved the point, and, if that
    one did too, again after a tight Levenberg-Marquardt run;
 4. otherwise the robust way, in rounds: Rprop to its own stop, Levenberg-Marquardt
-   from its point, again from the better point while the cost falls; then the
-   finish of 3.
+   from its point, again from the better point while a round lowers the cost by
+   a thousandth of it (`common.another_round`); then the finish of 3.
 
 A fit owns its state and work arrays; tasks share only read-only inputs, so a
 row's result does not depend on the number of threads or on how the data sets
@@ -56,6 +56,7 @@ from ..rprop import kernel as K
 from .common import (
     MAX_ROUNDS,
     against_bound,
+    another_round,
     full_rank,
     lm_max_nfev,
     stationary_column,
@@ -877,7 +878,8 @@ def _fast_way(tell, template, runs, problem, p0, buffers, popt, pcov, absolute_s
 def _robust_rounds(tell, template, runs, problem, p0, buffers):
     """Rounds from ``p0``: Rprop to its own stop (the accurate gradient),
     Levenberg-Marquardt from its best point, again from the better point while
-    neither converged and the cost fell. The point is left in the buffers' ``p``.
+    neither converged and the round lowered the cost by `common.ROUND_GAIN` of
+    it. The point is left in the buffers' ``p``.
     Returns ``(cost, status, converged, calls of the model, Jacobians)``."""
     _, _, _, _, kernel, repeat, scale_rule, fraction = runs
     jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
@@ -919,7 +921,7 @@ def _robust_rounds(tell, template, runs, problem, p0, buffers):
             _copy(p_best, p)
         start = p
         converged = _is_success(status)
-        if converged or cost >= last_cost:
+        if converged or not another_round(cost, last_cost):
             break
     return cost, status, converged, nfev, njev
 

@@ -36,6 +36,9 @@ BRACKET_OPTIONS = dict(etas=(0.5, 1.618))
 MAXITER = 200
 #: At most this many rounds of Rprop and the finish on the robust way.
 MAX_ROUNDS = 10
+#: A round of the robust way that lowers the cost by less than this share of it
+#: is the last (see `another_round`).
+ROUND_GAIN = 1e-3
 #: MINPACK's Levenberg-Marquardt's budget of calls of the model, per parameter + 1
 #: (SciPy's default).
 LM_MAX_NFEV = 200
@@ -102,6 +105,20 @@ def feasible_start(lb, ub):
 def lm_max_nfev(n):
     """Levenberg-Marquardt's budget of model calls for ``n`` parameters (`LM_MAX_NFEV`)."""
     return LM_MAX_NFEV * (n + 1)
+
+
+@register_jitable
+def another_round(cost, last_cost):
+    """Whether the robust way's rounds go on after a round that took the cost from
+    `last_cost` to `cost` without converging: while it falls by at least
+    `ROUND_GAIN` of itself.
+
+    Where the cost only creeps down, the parameters are running off along a
+    degenerate direction (a peak at the edge of the data widening into a
+    parabola, its amplitude and offset growing without bound), and each
+    round spends the whole budget of its finish to gain a few digits more.
+    """
+    return cost < last_cost * (1.0 - ROUND_GAIN)
 
 
 @register_jitable

@@ -21,6 +21,7 @@ from .common import (
     MAX_ROUNDS,
     MAXITER,
     against_bound,
+    another_round,
     bounds_arrays,
     feasible_start,
     full_rank,
@@ -394,7 +395,7 @@ def _rounds(residuals, p0, polish, loss, f_scale, options):
     A fresh Rprop run restarts step sizes that collapsed in a curved valley,
     and the polish's trust region follows such a valley where Rprop crawls,
     so where neither converges alone they take turns (at most `MAX_ROUNDS`,
-    while the cost goes down).
+    while a round lowers the cost by `ROUND_GAIN` of itself: `another_round`).
     """
     bounds = Bounds(*residuals.bounds)
     x, cost, nit, rounds = p0, np.inf, 0, 0
@@ -409,7 +410,7 @@ def _rounds(residuals, p0, polish, loss, f_scale, options):
         last_cost = cost
         x, cost = (ls.x, residuals.cost(ls.fun)) if polished else (rprop.x, rprop.fun)
         converged = ls.success if polished else rprop.success
-        if converged or cost >= last_cost or rprop.status == Status.CALLBACK:
+        if converged or not another_round(cost, last_cost) or rprop.status == Status.CALLBACK:
             break
     return _Fit(x=x, cost=cost, rprop=rprop, finish=ls, finished=polished,
                 converged=converged, nit=nit, rounds=rounds, tries=1)
@@ -729,12 +730,12 @@ def curve_fit(
     - **Robust**, where the fast way's point is not kept: from `p0` again,
       Rprop runs for up to 200 steps to its own stop, `least_squares`
       ('trf') goes on from its point, and where neither has converged Rprop
-      starts afresh from the better point, for at most 10 rounds while the
-      cost falls. Where that point is not vouched for either, the same again
-      with pattern moves (``accelerate=True`` of `minimize_rprop`, unless
-      ``accelerate`` is given): a different path, which finds peaks near the
-      edge of the data the first misses. The best converged point of all is
-      returned.
+      starts afresh from the better point, for at most 10 rounds while each
+      lowers the cost by at least a thousandth. Where that point is not
+      vouched for either, the same again with pattern moves
+      (``accelerate=True`` of `minimize_rprop`, unless ``accelerate`` is
+      given): a different path, which finds peaks near the edge of the data
+      the first misses. The best converged point of all is returned.
 
     An ``@numba.njit`` model (with an ``@njit`` `jac`, if a function), one
     predictor, the linear loss, standard deviations for `sigma` and no options
