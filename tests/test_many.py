@@ -17,6 +17,7 @@ import numba
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy import optimize
 from scipy.optimize import OptimizeWarning
 
 import signmin
@@ -410,3 +411,35 @@ def test_numbas_warning_on_function_pointers_does_not_reach_the_user(data):
         signmin.curve_fit(models.decay, X, data[0], p0=P0)
     experimental = numba.core.errors.NumbaExperimentalFeatureWarning
     assert [str(w.message) for w in caught if issubclass(w.category, experimental)] == []
+
+
+def _peak_at_the_edge():
+    """Data set 272 of benchmarks/many_fits.py's harder family (seed 0): a narrow
+    peak (centre 0.61, width 0.34) at the edge of 64 points on [0, 10], a
+    sloped background, from that family's generic start."""
+    m, rng = 2000, np.random.default_rng(0)
+    true = np.column_stack([rng.uniform(1, 5, m), rng.uniform(0.5, 9.5, m),
+                            rng.uniform(0.3, 3.0, m), rng.uniform(-0.5, 0.5, m),
+                            rng.uniform(-0.05, 0.05, m)])
+    x = np.linspace(0.0, 10.0, 64)
+    y = models.peak(x, *true[272]) + 0.1 * rng.normal(size=(m, 64))[272]
+    return x, y, np.array([1.0, 5.0, 1.0, 0.0, 0.0])
+
+
+def test_where_the_fast_finish_runs_off_the_finish_from_p0_is_tried_on_both_paths():
+    # From Rprop's bracketing point, Levenberg-Marquardt runs the peak off the
+    # data (a parabola, amplitude ~1e6) and spends its budget; from p0 it
+    # converges, as in SciPy, to a point it vouches for. That point ends the
+    # search: before, the robust rounds followed the runaway (18,516 calls in
+    # the batch; 38,000 and RuntimeError in Python) to a worse cost.
+    x, y, p0 = _peak_at_the_edge()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        scipy_popt = optimize.curve_fit(models.peak.py_func, x, y, p0=p0)[0]
+    best = 0.5 * np.sum((models.peak(x, *scipy_popt) - y) ** 2)
+    popt, _, info, mesg, _ = signmin.curve_fit(models.peak.py_func, x, y, p0=p0,
+                                               full_output=True)
+    assert info["cost"] == pytest.approx(best, rel=1e-9)
+    assert "finish's from p0" in mesg and info["nfev"] < 2000
+    row = curve_fit_many(models.peak, x, y[np.newaxis], p0=p0)
+    assert row.cost[0] == pytest.approx(best, rel=1e-9) and row.nfev[0] < 2000

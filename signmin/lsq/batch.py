@@ -13,7 +13,9 @@ Each fit does what :func:`signmin.curve_fit` does with one data set, compiled:
    of full rank, a Gauss-Newton step with that J (by QR), a second one (with the
    same J after a short step) if the step still moved the point, and, if that
    one did too, again after a tight Levenberg-Marquardt run;
-4. otherwise the robust way, in rounds: Rprop to its own stop, Levenberg-Marquardt
+4. where Levenberg-Marquardt did not converge: 2 and 3 from p0 itself, as SciPy's
+   ``curve_fit`` would, kept if 3 vouches for its point;
+5. otherwise the robust way, in rounds: Rprop to its own stop, Levenberg-Marquardt
    from its point, again from the better point while a round lowers the cost by
    a thousandth of it (`common.another_round`); then the finish of 3.
 
@@ -800,9 +802,8 @@ def _buffers(n, k):
 
 @batch_jit
 def _fast_way(tell, template, runs, problem, p0, buffers, popt, pcov, absolute_sigma):
-    """Rprop until the minimum is bracketed (forward differences), Levenberg-Marquardt
-    from its best point, and, where that converged to a point that is stationary and
-    where J has full rank, Gauss-Newton steps with the accurate Jacobian.
+    """Rprop until the minimum is bracketed (forward differences), then the finish
+    (:func:`_finish`) from its best point.
 
     ``problem`` is ``(jacobian, model, jac, with_jac, three_point, x, y, sigma, lower,
     upper)``; ``runs`` the record of :func:`_fit_row`. Returns ``(cost, status,
@@ -812,7 +813,6 @@ def _fast_way(tell, template, runs, problem, p0, buffers, popt, pcov, absolute_s
     jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
     r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
     n = p0.shape[0]
-    max_iter = LM_MAX_ITER * n
     coarse = run_time(False)
     have_jacobian = not coarse  # True, as a bool (not a literal): one specialisation
     state_like, best_x, best_f = kernel[0], kernel[2], kernel[3]
@@ -821,20 +821,37 @@ def _fast_way(tell, template, runs, problem, p0, buffers, popt, pcov, absolute_s
                                 coarse, x, y, sigma, lower, upper, r, Jt, g, work, r_best,
                                 Jt_best)
     _copy(p0, popt)
-    cost = np.inf
-    converged = False
-    covariance_at_popt = False
     p_best, f_best = best_x(state), best_f(state)
     if p_best.shape[0] == 0:
         # Nothing finite was seen from p0: the robust way would start there too.
-        return cost, status, converged, True, covariance_at_popt, nfev, njev
-    trusted = False
+        return np.inf, status, False, True, False, nfev, njev
     # Levenberg-Marquardt starts from the best point, with its residuals and J.
     _copy(p_best, p)
     _copy(r_best, r)
     for c in range(n):
         _copy(Jt_best[c], Jt[c])
-    cost = f_best
+    cost, status, converged, trusted, covariance_at_popt, calls, jacobians = _finish(
+        problem, buffers, f_best, have_jacobian, popt, pcov, absolute_sigma)
+    return cost, status, converged, trusted, covariance_at_popt, nfev + calls, njev + jacobians
+
+
+@batch_jit
+def _finish(problem, buffers, cost, have_jacobian, popt, pcov, absolute_sigma):
+    """Levenberg-Marquardt from the buffers' ``p`` (residuals ``r``, of finite
+    ``cost``; ``Jt``, J there, if ``have_jacobian``), and, where that converged to a
+    point that is stationary and where J has full rank, Gauss-Newton steps with the
+    accurate Jacobian. The point ends in ``popt``. Returns ``(cost, status,
+    converged, trusted, pcov at popt, calls of the model, Jacobians)``.
+    """
+    jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
+    r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
+    n = p.shape[0]
+    max_iter = LM_MAX_ITER * n
+    nfev = njev = 0
+    status = _MAXITER
+    converged = False
+    trusted = False
+    covariance_at_popt = False
     for tight in range(2):
         # An exact J converges fast and to the true point: tight at once.
         ftol = LM_TIGHT if tight or with_jac else LM_LOOSE
@@ -968,9 +985,10 @@ def _fit_row(row, runs, functions, data, outputs):
     or shared if there is one row (sigma of width 0: no weights); ``outputs``,
     ``(popts, pcovs, costs, statuses, nfevs, njevs)``.
 
-    The fast way first (:func:`_fast_way`); where its point is not trusted, the
-    robust way (:func:`_robust_rounds`); the better converged result of the two
-    ways is kept.
+    The fast way first (:func:`_fast_way`); where its finish did not converge, the
+    finish from p0 (:func:`_finish`), kept where trusted; where neither point is
+    trusted, the robust way (:func:`_robust_rounds`); the better converged result
+    of the fast and the robust way is kept.
     """
     tell_bracket, tell_free, template, template_free = runs[0], runs[1], runs[2], runs[3]
     jacobian, model, jac, with_jac, three_point, absolute_sigma = functions
@@ -987,6 +1005,19 @@ def _fit_row(row, runs, functions, data, outputs):
     problem = (jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper)
     cost, status, converged, trusted, covariance_at_popt, nfev, njev = _fast_way(
         tell_bracket, template, runs, problem, p0, buffers, popt, pcov, absolute_sigma)
+    if not (trusted or converged):
+        # The finish from p0 itself, kept where it vouches for its point (see
+        # curve_fit's _finish_from_p0).
+        _copy(p0, buffers[4])
+        start_cost = _residuals(model, x, y, sigma, buffers[4], buffers[0])
+        nfev += 1
+        if start_cost < np.inf:
+            from_p0 = _finish(problem, buffers, start_cost, run_time(False), popt, pcov,
+                              absolute_sigma)
+            nfev += from_p0[5]
+            njev += from_p0[6]
+            if from_p0[3]:
+                cost, status, converged, trusted, covariance_at_popt = from_p0[:5]
     if not trusted:
         fast_cost, fast_status, fast_converged = cost, status, converged
         cost, status, converged, calls, jacobians = _robust_rounds(

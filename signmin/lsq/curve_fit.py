@@ -331,6 +331,34 @@ def _bracket_and_finish(residuals, p0, loss, f_scale, options):
                tries=0)
     if stopped:
         return fit
+    return _finish(residuals, fit, loss, f_scale)
+
+
+def _finish_from_p0(residuals, p0, first, loss, f_scale):
+    """The least-squares finish from `p0` itself, as SciPy's `curve_fit` runs it,
+    where the fast way's finish did not converge (`first`); the fit, or None
+    where the residuals at `p0` are not finite.
+
+    A finish that does not converge from Rprop's point has usually run off
+    along a degenerate direction (a peak at the edge of the data widening
+    into a parabola); from the start it may not, and a point it vouches for
+    ends the search there, before the robust way's rounds. Measured on 2,000
+    peaks with centres anywhere from one generic start (issue 25): 17 % fewer
+    calls of the model in all, no fit at a worse cost, two at a better one,
+    and the one whose rounds took 38,000 calls and raised fitted in 1,400.
+    Where the finish converged to a point it cannot vouch for, the robust
+    way goes on at once: from `p0`, there, the finish loses the best cost on
+    2 of 100 such peaks.
+    """
+    r0 = residuals(p0)
+    if not np.isfinite(r0).all():
+        return None
+    fit = _Fit(x=p0, cost=residuals.cost(r0), rprop=first.rprop, nit=first.nit, tries=0)
+    return _finish(residuals, fit, loss, f_scale)
+
+
+def _finish(residuals, fit, loss, f_scale):
+    """The least-squares finish from ``fit.x`` (see `_bracket_and_finish`), into `fit`."""
     for tight in (False, True):
         ls = _least_squares_finish(residuals, fit.x, loss, f_scale, tight)
         cost = None if ls is None else residuals.cost(ls.fun)
@@ -438,6 +466,11 @@ def _search(residuals, p0, polish, loss, f_scale, options):
         first = _bracket_and_finish(residuals, p0, loss, f_scale, options)
         if first.trusted:
             return first
+        if not first.converged:
+            second = _finish_from_p0(residuals, p0, first, loss, f_scale)
+            if second is not None and second.trusted:
+                second.first = first
+                return second
     tries = [{}] if first is None or "accelerate" in options else [{}, {"accelerate": True}]
     fits = []
     for extra in tries:
@@ -529,7 +562,10 @@ def _message(fit):
         name = ("leastsq, MINPACK's Levenberg-Marquardt" if fit.finish.get("method") == "lm"
                 else "least_squares 'trf'")
         text += f" Polish ({name}): {fit.finish.message} The polished point was {verdict}."
-    if fit.first is not None:
+    if fit.first is not None and fit.tries == 0:
+        text += (" (The least-squares finish after the first, bracketing Rprop run did not "
+                 "converge; the point above is the finish's from p0.)")
+    elif fit.first is not None:
         why = ("converged to a point it could not vouch for (a rank-deficient Jacobian, or "
                "not stationary)" if fit.first.converged else "did not converge")
         runs = ("twice, the second time with pattern moves" if fit.tries > 1 else "")
@@ -726,8 +762,11 @@ def curve_fit(
       there (a rank-deficient J is what a degenerate basin looks like: a
       peak shrunk to nothing, a rate run off to infinity) and the point is
       stationary (every column of J at most 1e-3 in cosine from the
-      residuals, MINPACK's orthogonality test).
-    - **Robust**, where the fast way's point is not kept: from `p0` again,
+      residuals, MINPACK's orthogonality test). Where the finish did not
+      converge (it ran a parameter off along a degenerate direction), the
+      same finish from `p0` itself, as SciPy's `curve_fit` runs it; its
+      point is kept on the same terms.
+    - **Robust**, where neither point is kept: from `p0` again,
       Rprop runs for up to 200 steps to its own stop, `least_squares`
       ('trf') goes on from its point, and where neither has converged Rprop
       starts afresh from the better point, for at most 10 rounds while each
