@@ -180,8 +180,9 @@ def curve_fit_many(
     Each fit is the one `curve_fit` makes (its default path): Rprop until every
     parameter's minimum is bracketed, Levenberg-Marquardt from there, one
     Gauss-Newton step with the accurate Jacobian where that point is stationary
-    and determined, and otherwise the robust way (Rprop to its own stop and
-    Levenberg-Marquardt, in rounds). On the compiled path all of it runs in
+    and determined; where Levenberg-Marquardt did not converge, the same from
+    `p0` itself, as SciPy would; and otherwise the robust way (Rprop to its own
+    stop and Levenberg-Marquardt, in rounds). On the compiled path all of it runs in
     nopython mode, one fit per ``numba.prange`` task with its own state, so a
     row does not depend on the number of threads or on the other rows.
     `curve_fit` on the same ``@njit`` model runs this same compiled fit, so a
