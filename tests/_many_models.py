@@ -34,3 +34,11 @@ def decay_numpy(x, a, b, c):
 @numba.njit
 def wrong_length(x, a, b):
     return a * x[1:] + b
+
+
+@numba.njit
+def raises_past(x, a, b):
+    # Raises once the amplitude passes 1.5: an exception inside the parallel loop.
+    if a > 1.5:
+        raise ValueError("a past 1.5")
+    return a * np.exp(-b * x)

@@ -443,3 +443,12 @@ def test_where_the_fast_finish_runs_off_the_finish_from_p0_is_tried_on_both_path
     assert "finish's from p0" in mesg and info["nfev"] < 2000
     row = curve_fit_many(models.peak, x, y[np.newaxis], p0=p0)
     assert row.cost[0] == pytest.approx(best, rel=1e-9) and row.nfev[0] < 2000
+
+
+def test_an_exception_in_the_model_ends_the_call_instead_of_giving_a_row():
+    # The driver takes some of its own pieces through numba's C wrapper, which
+    # cannot pass an exception on (batch._Pointer); the model, and what calls
+    # it, must not be among them: a fit whose model raised must not yield a row.
+    y = np.array([2.0 * np.exp(-X), 0.5 * np.exp(-X)])
+    with pytest.raises((SystemError, RuntimeError, ValueError)):
+        curve_fit_many(models.raises_past, X, y, p0=[1.0, 1.0])

@@ -50,6 +50,7 @@ import numba
 import numpy as np
 from numba import types
 from numba.core.errors import NumbaExperimentalFeatureWarning
+from numba.experimental.function_type import _get_wrapper_address
 
 from .._jit import batch_jit, cached, locked, run_time
 from .._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
@@ -1120,15 +1121,60 @@ def fit_all(state_type):
                             dict(options, parallel=True))
         pieces = _DRIVERS[state_type] = (fit, fit_row, jacobian)
     fit, fit_row, jacobian = pieces
-
+    # The types the driver takes its tells, the kernel's accessors and the scale
+    # rule as (its arguments 1, 2, 5 and 12; see _all_arguments).
+    arg_types = fit.nopython_signatures[0].args
+    tell_type, kernel_types, rule_type = arg_types[1], arg_types[5], arg_types[12]
     kernel, repeat = kernel_accessors()
+    kernel = tuple(map(_pointer, kernel, kernel_types))
 
-    def run(tell_bracket, tell_free, template, template_free, *args):
+    def run(tell_bracket, tell_free, template, template_free, model, jac, with_jac,
+            three_point, scale_rule, *args):
         with _function_pointers():
-            fit(fit_row, tell_bracket, tell_free, template, template_free, kernel, repeat,
-                jacobian, *args)
+            fit(fit_row, _pointer(tell_bracket, tell_type), _pointer(tell_free, tell_type),
+                template, template_free, kernel, repeat, jacobian, model, jac, with_jac,
+                three_point, _pointer(scale_rule, rule_type), *args)
 
     return run
+
+
+class _Pointer:
+    """One of our compiled functions as a function pointer of a fixed type, its
+    address found once.
+
+    Passed a dispatcher, numba finds its addresses anew at every call (about
+    30 µs for each of the driver's 11 function pointers: most of a single fit's
+    time in the driver). A `_Pointer` gives numba its type and address as it
+    asks (``_numba_type_``, numba's wrapper address protocol). Numba then
+    calls it through its C wrapper, which cannot pass an exception on: only
+    functions that raise none are taken this way (the tells, the kernel's
+    accessors, the scale rule); the user's model, and the driver's pieces
+    that call it, stay dispatchers, so that an exception there still ends
+    the call.
+    """
+
+    __slots__ = ("function", "address", "_numba_type_")
+
+    def __init__(self, function, function_type):
+        self.function = function  # (which keeps the code at the address alive)
+        self.address = _get_wrapper_address(function, function_type.signature)
+        self._numba_type_ = function_type
+
+    def __wrapper_address__(self):
+        return self.address
+
+
+_POINTERS: dict = {}
+
+
+def _pointer(function, function_type):
+    """`function` as a `_Pointer` of `function_type`, made once."""
+    key = (id(function), id(function_type))
+    pointer = _POINTERS.get(key)
+    if pointer is None:
+        # (The pointer holds both: their ids are not reused while the entry lives.)
+        pointer = _POINTERS[key] = _Pointer(function, function_type)
+    return pointer
 
 
 @contextlib.contextmanager
