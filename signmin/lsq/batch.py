@@ -1009,16 +1009,19 @@ def _fit_row(row, runs, functions, data, outputs):
     if not (trusted or converged):
         # The finish from p0 itself, kept where it vouches for its point (see
         # curve_fit's _finish_from_p0).
-        _copy(p0, buffers[4])
-        start_cost = _residuals(model, x, y, sigma, buffers[4], buffers[0])
+        r, p = buffers[0], buffers[4]
+        _copy(p0, p)
+        start_cost = _residuals(model, x, y, sigma, p, r)
         nfev += 1
         if start_cost < np.inf:
-            from_p0 = _finish(problem, buffers, start_cost, run_time(False), popt, pcov,
-                              absolute_sigma)
-            nfev += from_p0[5]
-            njev += from_p0[6]
-            if from_p0[3]:
-                cost, status, converged, trusted, covariance_at_popt = from_p0[:5]
+            p0_cost, p0_status, p0_converged, p0_trusted, p0_covariance, calls, jacobians = (
+                _finish(problem, buffers, start_cost, run_time(False), popt, pcov,
+                        absolute_sigma))
+            nfev += calls
+            njev += jacobians
+            if p0_trusted:
+                cost, status, converged, trusted, covariance_at_popt = (
+                    p0_cost, p0_status, p0_converged, p0_trusted, p0_covariance)
     if not trusted:
         fast_cost, fast_status, fast_converged = cost, status, converged
         cost, status, converged, calls, jacobians = _robust_rounds(
