@@ -120,6 +120,20 @@ that.
 beside the index, reads the index under it, and writes the data before the
 index, so that the index never names a file not yet written. As numba's own
 save, it writes the index only for a new entry.
+
+**Compiled once, loaded by the others.** numba looks in the disk cache, and
+on a miss compiles, with no lock between the two: processes that start on one
+machine with a new cache (pytest-xdist workers, a process pool, Dask workers,
+the benchmark scripts the tests start together) each compile every function
+they share, seconds of CPU each, on the same cores. A :func:`locked`
+dispatcher looks and compiles under a second lock on a file beside the index,
+one per function: the first process compiles and saves, the others wait, then
+load what it saved. A function's lock is taken inside numba's own compiler
+lock (so one thread of a process at a time, and again by that thread for the
+functions it compiles on the way, which are other files) and only where the
+signature is not compiled in this process already; locks follow the call
+graph from caller to callee, which has no cycles, so two processes cannot each
+wait for the other's.
 """
 
 from __future__ import annotations
@@ -133,8 +147,10 @@ import types
 from pathlib import Path
 
 import numba
+from numba.core import sigutils
 from numba.core import types as nb_types
 from numba.core.caching import IndexDataCacheFile
+from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import intrinsic, register_jitable
 
 try:
@@ -172,6 +188,55 @@ def _lock(path):
         yield
     finally:
         os.close(fd)  # (releases the lock)
+
+
+#: The compile locks this process holds (path -> depth), all under numba's compiler
+#: lock: a second flock of one file from a new descriptor would wait for itself.
+_HELD: dict[str, int] = {}
+
+
+@contextlib.contextmanager
+def _compile_lock(path):
+    """The lock on `path`, re-entrant in this process; none where the file cannot be made
+    (a read-only cache: numba then compiles without saving, as it would anyway)."""
+    if fcntl is None or path in _HELD:
+        _HELD[path] = _HELD.get(path, 0) + 1
+        try:
+            yield
+        finally:
+            _HELD[path] -= 1
+            if not _HELD[path]:
+                del _HELD[path]
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD[path] = 1
+        yield
+    finally:
+        _HELD.pop(path, None)
+        if fd is not None:
+            os.close(fd)  # (releases the lock)
+
+
+def _compile_once(dispatcher, path):
+    """Make `dispatcher` look in its cache and compile under the lock on `path`
+    (see the module's docstring: compiled once, loaded by the others)."""
+    compile_ = dispatcher.compile
+
+    def compile(sig):
+        with global_compiler_lock:
+            args = tuple(sigutils.normalize_signature(sig)[0])
+            if args in dispatcher.overloads or not dispatcher._can_compile:
+                return compile_(sig)
+            with _compile_lock(path):
+                return compile_(sig)
+
+    dispatcher.compile = compile
 
 
 def _tag(cache_file, digest):
@@ -222,8 +287,9 @@ SOURCES_DIGEST = _sources_digest()
 
 
 def locked(dispatcher):
-    """``dispatcher``, its disk cache (if any) saved under a lock and keyed on
-    :data:`SOURCES_DIGEST`; returns it.
+    """``dispatcher``, its disk cache (if any) saved under a lock, keyed on
+    :data:`SOURCES_DIGEST`, and each signature compiled by one process of those
+    that share the cache (the others load it); returns it.
 
     Lock before the first compilation: a dispatcher made with signatures
     compiles (and saves) as it is made, so make it without them, lock it,
@@ -240,6 +306,7 @@ def locked(dispatcher):
         # goes on) could replace a data file between this one's read of the index
         # and its read of the data, and this one would run the other's code.
         _tag(cache_file, SOURCES_DIGEST)
+        _compile_once(dispatcher, cache_file._index_path + ".compile.lock")
     return dispatcher
 
 

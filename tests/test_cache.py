@@ -61,6 +61,52 @@ def test_every_disk_cached_function_of_the_package_saves_under_the_lock():
     assert all(type(c) is _jit._LockedIndexDataCacheFile for c in caches)
 
 
+_SHARED_MODULE = """
+import numpy as np
+from signmin._jit import cached
+
+
+@cached
+def work(x):
+    s = 0.0
+    for i in range(x.size):
+        s += np.sin(x[i]) * np.cos(x[i]) + np.exp(-x[i] ** 2)
+    return s + np.sort(x)[0] + np.median(x) + np.std(x)
+"""
+
+_CALL_AT_THE_SAME_MOMENT = """
+import json, pathlib, sys, time
+import numpy as np
+import shared
+here = pathlib.Path(sys.argv[1])
+(here / sys.argv[2]).touch()
+while len(list(here.glob("ready-*"))) < 2:  # (both start together)
+    time.sleep(0.005)
+shared.work(np.arange(10.0))
+stats = shared.work.stats
+print(json.dumps([sum(stats.cache_misses.values()), sum(stats.cache_hits.values())]))
+"""
+
+
+def test_processes_that_share_an_empty_cache_compile_a_function_once(tmp_path):
+    # Processes started together on a new cache (xdist workers, Dask workers, the
+    # benchmark scripts test_benchmarks starts at once) each compiled every function
+    # they shared. Under the compile lock one compiles, the other waits and loads.
+    (tmp_path / "shared.py").write_text(_SHARED_MODULE)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    procs = [subprocess.Popen([sys.executable, "-c", _CALL_AT_THE_SAME_MOMENT, str(tmp_path),
+                               f"ready-{k}"], env=env, cwd=tmp_path, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for k in range(2)]
+    counts = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        counts.append(__import__("json").loads(out.splitlines()[-1]))
+    assert sorted(counts) == [[0, 1], [1, 0]]  # (misses, hits): one compiled, one loaded
+
+
 # --- a cache that cannot be stale ------------------------------------------------------
 
 _BUDGET_STATUS = """
