@@ -8,7 +8,10 @@ then time the row's call in a new one (a user who tries an option after the firs
 call); "warm" rows run with a cache that already holds the call. SciPy's L-BFGS-B on
 the same problem is the reference for a first call. Three repetitions per row
 (median [min, max]); BLAS pinned to one thread. ``python -m signmin --warm-up``
-(see the last rows) compiles ahead of time what the common calls run.
+(see the last rows) compiles ahead of time what the common calls run. The row
+"processes at once" starts that many processes on one empty cache, as a process
+pool, Dask workers or parallel test runners do on a new machine, and gives the
+slowest one's call: one of them compiles each function, the others wait and load it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ CALLS = {
              " np.linspace(0, 4, 20), np.exp(-np.linspace(0, 4, 20))[None, :] * [[1.0], [2.0]],"
              " p0=[1.0, 1.0])"),
 }
+#: Processes started at once on one empty cache (a process pool, Dask workers or test
+#: runners on a new machine): twice the cores of the machine this was measured on.
+TOGETHER = 4
 CHILD = """
 import json, time
 t0 = time.perf_counter()
@@ -64,6 +70,21 @@ def child(call: str, cache: str | None) -> dict:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["process_s"] = wall
     return result
+
+
+def together(call: str, cache: str, k: int) -> float:
+    """Start ``k`` processes at once on one cache; the slowest one's call, in seconds."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD.format(setup=SETUP, call=CALLS[call])],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(k)]
+    slowest = 0.0
+    for proc in procs:
+        out, err = proc.communicate(timeout=900)
+        if proc.returncode != 0:
+            raise RuntimeError(err[-3000:])
+        slowest = max(slowest, json.loads(out.strip().splitlines()[-1])["call_s"])
+    return slowest
 
 
 def demo(cache: str) -> float:
@@ -107,6 +128,9 @@ def main() -> None:
             add("default: empty cache, the call", child("default", cache)["call_s"])
             for call in ("irprop-", "bounds", "scipy"):
                 add(f"{call}: after the default, the call", child(call, cache)["call_s"])
+        with tempfile.TemporaryDirectory(prefix="signmin-cold-") as cache:
+            add(f"default: {TOGETHER} processes at once, empty cache, the slowest call",
+                together("default", cache, TOGETHER))
         with tempfile.TemporaryDirectory(prefix="signmin-cold-") as cache:
             add("python -m signmin: empty cache, the process", demo(cache))
         with tempfile.TemporaryDirectory(prefix="signmin-cold-") as cache:
