@@ -198,29 +198,36 @@ _HELD: dict[str, int] = {}
 @contextlib.contextmanager
 def _compile_lock(path):
     """The lock on `path`, re-entrant in this process; none where the file cannot be made
-    (a read-only cache: numba then compiles without saving, as it would anyway)."""
-    if fcntl is None or path in _HELD:
-        _HELD[path] = _HELD.get(path, 0) + 1
-        try:
-            yield
-        finally:
-            _HELD[path] -= 1
-            if not _HELD[path]:
-                del _HELD[path]
-        return
+    or locked (a read-only cache, a file system without locks: each process then
+    compiles for itself, as numba does)."""
+    depth = _HELD.get(path, 0)
+    fd = _try_lock(path) if depth == 0 else None
+    _HELD[path] = depth + 1
+    try:
+        yield
+    finally:
+        if depth:
+            _HELD[path] = depth
+        else:
+            del _HELD[path]
+        if fd is not None:
+            os.close(fd)  # (releases the lock)
+
+
+def _try_lock(path):
+    """A descriptor of `path` holding its lock, or None."""
+    if fcntl is None:
+        return None
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
-        fd = None
+        return None
     try:
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        _HELD[path] = 1
-        yield
-    finally:
-        _HELD.pop(path, None)
-        if fd is not None:
-            os.close(fd)  # (releases the lock)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _compile_once(dispatcher, path):

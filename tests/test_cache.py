@@ -107,6 +107,19 @@ def test_processes_that_share_an_empty_cache_compile_a_function_once(tmp_path):
     assert sorted(counts) == [[0, 1], [1, 0]]  # (misses, hits): one compiled, one loaded
 
 
+def test_a_cache_that_cannot_be_locked_compiles_unlocked(tmp_path, monkeypatch):
+    # A file system without locks (some network ones): each process compiles for
+    # itself, as numba would, instead of failing the call.
+    def no_locks(fd, operation):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(_jit.fcntl, "flock", no_locks)
+    path = str(tmp_path / "f.nbi.compile.lock")
+    with _jit._compile_lock(path), _jit._compile_lock(path):  # (and again, re-entrant)
+        assert _jit._HELD[path] == 2
+    assert path not in _jit._HELD
+
+
 # --- a cache that cannot be stale ------------------------------------------------------
 
 _BUDGET_STATUS = """
