@@ -4,9 +4,10 @@ Ten functions share their minimum (0 at the origin) and differ only in how
 large their gradients are. Gradient methods that trust magnitudes stop early or
 far away on some of them; Rprop, which uses only signs, reaches all.
 
-``python -m signmin --warm-up [--all-variants]`` compiles into numba's disk
-cache what the common calls run (see :mod:`signmin._warm_up`), for a Docker
-image, a CI cache or the workers of a cluster.
+``python -m signmin --warm-up [--all-variants] [--jobs N]`` compiles into
+numba's disk cache what the common calls run (see :mod:`signmin._warm_up`), for
+a Docker image, a CI cache or the workers of a cluster, in N processes (default:
+one per core).
 """
 
 import argparse
@@ -41,14 +42,20 @@ def main(argv=None):
                         help="compile what the common calls run into numba's disk cache")
     parser.add_argument("--all-variants", action="store_true",
                         help="with --warm-up: every variant, not only the default irprop+")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="with --warm-up: processes that share the work (default: one "
+                             "per core)")
     args = parser.parse_args(argv)
     if args.warm_up:
-        from ._warm_up import warm_up
+        from ._warm_up import default_jobs, warm_up
 
-        warm_up(all_variants=args.all_variants)
+        jobs = default_jobs() if args.jobs is None else args.jobs
+        if jobs < 1:
+            parser.error(f"--jobs must be at least 1; got {jobs}")
+        warm_up(all_variants=args.all_variants, jobs=jobs)
         return
-    if args.all_variants:
-        parser.error("--all-variants goes with --warm-up")
+    if args.all_variants or args.jobs is not None:
+        parser.error("--all-variants and --jobs go with --warm-up")
     demo()
 
 

@@ -161,13 +161,16 @@ def test_an_edit_to_a_module_the_kernel_takes_a_constant_from_recompiles_it(tmp_
 
 # --- compile ahead of time ------------------------------------------------------------
 
-def test_warm_up_runs_every_common_kind_of_call_once_and_says_what_each_took():
-    from signmin._warm_up import warm_up
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_warm_up_runs_every_common_kind_of_call_once_and_says_what_each_took(jobs):
+    # With 2 jobs, two new processes take the kinds from one list: each kind once.
+    from signmin._warm_up import _runs, warm_up
 
     lines = []
-    done = warm_up(report=lines.append)
+    done = warm_up(report=lines.append, jobs=jobs)
     labels = [label for label, _ in done]
     assert len(labels) == len(set(labels)) == len(lines) - 1
+    assert sorted(labels) == sorted(label for label, _ in _runs(False))
     for kind in ("minimize_rprop irprop+, defaults, unbounded",
                  f"minimize_rprop irprop+, defaults, bounded, n = {kernel.GENERIC_MAX_N + 1}",
                  "curve_fit, bounded",
@@ -175,13 +178,24 @@ def test_warm_up_runs_every_common_kind_of_call_once_and_says_what_each_took():
         assert any(label.startswith(kind) for label in labels), kind
     assert all(seconds >= 0.0 for _, seconds in done)
     assert lines[-1].startswith(f"warm-up done: {len(done)} kinds of call")
+    assert f"({jobs} process" in lines[-1]
 
 
-def test_all_variants_without_warm_up_is_refused():
+def test_warm_up_names_a_bad_number_of_jobs():
+    from signmin._warm_up import warm_up
+
+    for jobs in (0, 1.5, True):
+        with pytest.raises(ValueError, match="`jobs`"):
+            warm_up(jobs=jobs)
+
+
+@pytest.mark.parametrize("argv", [["--all-variants"], ["--jobs", "2"],
+                                  ["--warm-up", "--jobs", "0"]])
+def test_the_warm_up_options_without_warm_up_or_out_of_range_are_refused(argv):
     from signmin.__main__ import main
 
     with pytest.raises(SystemExit):
-        main(["--all-variants"])
+        main(argv)
 
 
 # --- what the first call compiles ------------------------------------------------------
