@@ -1056,7 +1056,9 @@ def set_xtol(run, value):
 
 def count_evaluation(run, f, calls):
     """Count an evaluation made outside ``tell`` (a finish phase), as ``tell`` would."""
-    _count(run.header, f, calls)
+    # (As floats, the types tell gives it: an int would compile a second
+    # specialisation on the first call, 0.1 s.)
+    _count(run.header, float(f), float(calls))
 
 
 def add_steps(run, steps):
