@@ -201,26 +201,16 @@ def _trust_region(residuals, x, loss, f_scale):
 def _levenberg_marquardt(residuals, x, tight=True):
     """MINPACK's Levenberg-Marquardt (`scipy.optimize.leastsq`) from `x`, without bounds.
 
-    With a callable `jac` it takes that Jacobian (lmder); otherwise forward
-    differences as MINPACK's own (lmdif, SciPy's default), in one call where
-    the model takes parameter columns, whose fixed point is only about
-    sqrt(eps) accurate, at tolerances `_LM_LOOSE` unless `tight` (see
-    `_bracket_and_finish`). Returns an `OptimizeResult` as
+    With a callable `jac` it takes that Jacobian (lmder); otherwise MINPACK's
+    own forward differences (lmdif), SciPy's default, whose fixed point is
+    only about sqrt(eps) accurate, at tolerances `_LM_LOOSE` unless `tight`
+    (see `_bracket_and_finish`). Returns an `OptimizeResult` as
     `least_squares` would (``x``, ``fun``, ``status`` in its numbering,
     ``success``, ``message``, ``nfev``), with ``method='lm'`` and ``exact``:
     whether its Jacobian was exact.
     """
     exact = callable(residuals.jac)
-    maxfev = lm_max_nfev(x.size)
-    dfun = None
-    if exact:
-        dfun = lambda p: residuals.jacobian(p, None)  # noqa: E731
-    elif residuals.vectorized and residuals.unbounded:
-        # Forward differences as MINPACK's own, in one call of a model that takes
-        # parameter columns (n calls in lmdif); its budget counts only the other
-        # calls then, so it is cut to the same number of iterations.
-        dfun = lambda p: residuals.jacobian(p, residuals.at(p), "2-point")  # noqa: E731
-        maxfev //= x.size + 1
+    dfun = (lambda p: residuals.jacobian(p, None)) if exact else None  # noqa: E731
     options = _LM_TIGHT if tight or exact else _LM_LOOSE
     nfev = residuals.nfev
     with warnings.catch_warnings():
@@ -228,7 +218,7 @@ def _levenberg_marquardt(residuals, x, tight=True):
         # full_output, which costs as much again as a fit's own work here.)
         warnings.filterwarnings("ignore", r"(Number of calls to function|[fxg]tol=)",
                                 RuntimeWarning)
-        x, ier = leastsq(residuals, x, Dfun=dfun, **options, maxfev=maxfev)
+        x, ier = leastsq(residuals, x, Dfun=dfun, **options, maxfev=lm_max_nfev(x.size))
     status = _FROM_MINPACK.get(ier, -1)
     message = _MINPACK_MESSAGES.get(ier, "Improper input.")
     return OptimizeResult(x=x, fun=residuals.at(x), status=status, success=status > 0,
