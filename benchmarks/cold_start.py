@@ -58,33 +58,33 @@ print(json.dumps(dict(import_s=t1 - t0, call_s=t3 - t2)))
 """
 
 
+def _start(call: str, cache: str | None) -> subprocess.Popen:
+    """A new process that makes ``call``, numba's cache in ``cache`` (None: as inherited)."""
+    env = dict(os.environ) if cache is None else dict(os.environ, NUMBA_CACHE_DIR=cache)
+    return subprocess.Popen([sys.executable, "-c", CHILD.format(setup=SETUP, call=CALLS[call])],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _timings(proc: subprocess.Popen) -> dict:
+    """What the process of `_start` timed inside itself."""
+    out, err = proc.communicate(timeout=900)
+    if proc.returncode != 0:
+        raise RuntimeError(err[-3000:])
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def child(call: str, cache: str | None) -> dict:
     """Time ``call`` in a new process with numba's cache in ``cache`` (None: as inherited)."""
-    env = dict(os.environ) if cache is None else dict(os.environ, NUMBA_CACHE_DIR=cache)
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", CHILD.format(setup=SETUP, call=CALLS[call])],
-                         env=env, capture_output=True, text=True, timeout=900)
-    wall = time.perf_counter() - start
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["process_s"] = wall
+    result = _timings(_start(call, cache))
+    result["process_s"] = time.perf_counter() - start
     return result
 
 
 def together(call: str, cache: str, k: int) -> float:
     """Start ``k`` processes at once on one cache; the slowest one's call, in seconds."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD.format(setup=SETUP, call=CALLS[call])],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(k)]
-    slowest = 0.0
-    for proc in procs:
-        out, err = proc.communicate(timeout=900)
-        if proc.returncode != 0:
-            raise RuntimeError(err[-3000:])
-        slowest = max(slowest, json.loads(out.strip().splitlines()[-1])["call_s"])
-    return slowest
+    procs = [_start(call, cache) for _ in range(k)]
+    return max(_timings(proc)["call_s"] for proc in procs)
 
 
 def demo(cache: str) -> float:

@@ -179,37 +179,12 @@ class _LockedIndexDataCacheFile(IndexDataCacheFile):
 
 @contextlib.contextmanager
 def _lock(path):
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # (releases the lock)
-
-
-#: The compile locks this process holds (path -> depth), all under numba's compiler
-#: lock: a second flock of one file from a new descriptor would wait for itself.
-_HELD: dict[str, int] = {}
-
-
-@contextlib.contextmanager
-def _compile_lock(path):
-    """The lock on `path`, re-entrant in this process; none where the file cannot be made
-    or locked (a read-only cache, a file system without locks: each process then
-    compiles for itself, as numba does)."""
-    depth = _HELD.get(path, 0)
-    fd = _try_lock(path) if depth == 0 else None
-    _HELD[path] = depth + 1
+    """The lock on `path`; none where the file cannot be made or locked (a
+    read-only cache, a file system without locks: then as numba does, unlocked)."""
+    fd = _try_lock(path)
     try:
         yield
     finally:
-        if depth:
-            _HELD[path] = depth
-        else:
-            del _HELD[path]
         if fd is not None:
             os.close(fd)  # (releases the lock)
 
@@ -228,6 +203,26 @@ def _try_lock(path):
         os.close(fd)
         return None
     return fd
+
+
+#: The compile locks this process holds (path -> depth), all under numba's compiler
+#: lock: a second flock of one file from a new descriptor would wait for itself.
+_HELD: dict[str, int] = {}
+
+
+@contextlib.contextmanager
+def _compile_lock(path):
+    """`_lock` on `path`, re-entrant in this process."""
+    depth = _HELD.get(path, 0)
+    _HELD[path] = depth + 1
+    try:
+        with _lock(path) if depth == 0 else contextlib.nullcontext():
+            yield
+    finally:
+        if depth:
+            _HELD[path] = depth
+        else:
+            del _HELD[path]
 
 
 def _compile_once(dispatcher, path):

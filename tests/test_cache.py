@@ -118,6 +118,10 @@ def test_a_cache_that_cannot_be_locked_compiles_unlocked(tmp_path, monkeypatch):
     with _jit._compile_lock(path), _jit._compile_lock(path):  # (and again, re-entrant)
         assert _jit._HELD[path] == 2
     assert path not in _jit._HELD
+    # And the save that follows the compile saves, unlocked.
+    cache_file = _jit._LockedIndexDataCacheFile(str(tmp_path), "f", "stamp")
+    cache_file.save("key", "code")
+    assert cache_file.load("key") == "code"
 
 
 # --- a cache that cannot be stale ------------------------------------------------------
