@@ -232,10 +232,12 @@ def test_read_only_inputs_are_taken_as_they_are(data, fits):
 
 
 @pytest.mark.parametrize("name", ["MGH09", "Thurber", "MGH10", "Eckerle4", "Rat43", "Bennett5",
-                                  "ENSO"])
+                                  "ENSO", "BoxBOD"])
 def test_nist_higher_difficulty_problems_reach_six_certified_digits_from_both_starts(name):
     # Both starts as one batch of two rows (per-set p0): the fast way, and the
-    # robust rounds where the fast way's point is not trusted (MGH10 from start 1).
+    # robust rounds where the fast way's point is not trusted (MGH10 from start 1);
+    # BoxBOD from start 1 ends on a plateau with its rate lost to the residuals,
+    # and the finish from there with the rate put back to p0 fits it.
     problem = datasets.load_nist(name)
     starts = np.array(problem.starts, dtype=float)
     y = np.tile(np.asarray(problem.ydata, dtype=float), (starts.shape[0], 1))
@@ -263,6 +265,7 @@ def test_lanczos_from_start_1_is_the_certified_fit_with_two_terms_traded():
                             certified[np.argsort(certified[:, 1])].ravel()) >= 6, name
         certified_cost = 0.5 * np.sum((problem.model(x, *problem.certified) - y) ** 2)
         assert fit.cost[0] <= certified_cost * (1 + 1e-6) + 1e-30, name
+
 
 def test_no_data_sets_give_an_empty_result():
     fits = curve_fit_many(models.decay, X, np.empty((0, X.size)), p0=P0)

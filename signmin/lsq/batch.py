@@ -17,7 +17,10 @@ Each fit does what :func:`signmin.curve_fit` does with one data set, compiled:
    ``curve_fit`` would, kept if 3 vouches for its point;
 5. otherwise the robust way, in rounds: Rprop to its own stop, Levenberg-Marquardt
    from its point, again from the better point while a round lowers the cost by
-   a thousandth of it (`common.another_round`); then the finish of 3.
+   a thousandth of it (`common.another_round`); then the finish of 3;
+6. where the point kept converged but is not trusted: 2 and 3 once more from it,
+   with the parameters the residuals no longer see (`common.lost`) put back to
+   p0, kept where that converged to a lower cost (:func:`_revive`).
 
 A fit owns its state and work arrays; tasks share only read-only inputs, so a
 row's result does not depend on the number of threads or on how the data sets
@@ -57,11 +60,15 @@ from .._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
 from .._status import Status
 from ..rprop import kernel as K
 from .common import (
+    FD_RANK_TOL_2POINT,
+    FD_RANK_TOL_3POINT,
     MAX_ROUNDS,
     against_bound,
     another_round,
     full_rank,
     lm_max_nfev,
+    lost,
+    sensitivity,
     stationary_column,
     step_settled,
 )
@@ -949,11 +956,12 @@ def _settle_robust(problem, buffers, popt, pcov, absolute_sigma, converged, cost
     """After the robust way's rounds, at ``popt``: as on the fast way, the accurate J,
     pcov and Gauss-Newton steps with it while they move the point (Levenberg-Marquardt's
     forward differences leave it about sqrt(eps) off); or, not converged, J for pcov.
-    Returns ``(cost, pcov at popt, calls of the model, Jacobians)``."""
+    Returns ``(cost, pcov at popt, trusted, calls of the model, Jacobians)``."""
     jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
     r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
     nfev = njev = 0
     covariance_at_popt = False
+    trusted = False
     if converged:
         nfev += 1
         cost = _residuals(model, x, y, sigma, popt, r)
@@ -972,7 +980,60 @@ def _settle_robust(problem, buffers, popt, pcov, absolute_sigma, converged, cost
                             lower, upper, Jt, work)
         nfev += calls
         njev += 1
-    return cost, covariance_at_popt, nfev, njev
+    return cost, covariance_at_popt, trusted, nfev, njev
+
+
+@batch_jit
+def _revive(problem, buffers, p0, popt, pcov, absolute_sigma, cost):
+    """At a converged point ``popt`` (of ``cost``) that is not trusted: the finish
+    (:func:`_finish`) from it with the parameters the residuals no longer see
+    (`common.lost`, by J at ``popt``) put back to ``p0``, kept where it converged
+    to a lower cost (as curve_fit's ``_revive``). ``pcov`` is left at ``popt``.
+    Returns ``(revived, cost, status, pcov at popt, calls of the model,
+    Jacobians)``; ``popt`` and ``pcov`` are the revived fit's where it is kept.
+    """
+    jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
+    r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
+    n, k = Jt.shape
+    nfev = 1
+    _residuals(model, x, y, sigma, popt, r)
+    calls, finite = jacobian(model, jac, with_jac, three_point, x, y, sigma, popt, r, lower,
+                             upper, Jt, work)
+    nfev += calls
+    njev = 1
+    if not finite:
+        return False, cost, _MAXITER, False, nfev, njev
+    _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s)
+    tol = (EPS * max(k, n) if with_jac
+           else FD_RANK_TOL_3POINT if three_point else FD_RANK_TOL_2POINT)
+    most = 0.0
+    for c in range(n):
+        g[c] = sensitivity(math.sqrt(_dot(Jt[c], Jt[c])), popt[c], p0[c])
+        most = max(most, g[c])
+    moved = False
+    for c in range(n):
+        back = lost(g[c], most, tol) and p0[c] != popt[c]
+        p[c] = p0[c] if back else popt[c]
+        moved |= back
+    if not moved:
+        return False, cost, _MAXITER, True, nfev, njev
+    nfev += 1
+    start_cost = _residuals(model, x, y, sigma, p, r)
+    if not start_cost < np.inf:
+        return False, cost, _MAXITER, True, nfev, njev
+    kept_popt, kept_pcov = popt.copy(), pcov.copy()
+    new_cost, status, converged, _, covariance_at_popt, calls, jacobians = _finish(
+        problem, buffers, start_cost, run_time(False), popt, pcov, absolute_sigma)
+    nfev += calls
+    njev += jacobians
+    if converged and new_cost < cost:
+        if not covariance_at_popt:
+            _covariance(Jt, new_cost, absolute_sigma, pcov, A, L, V, s)
+        return True, new_cost, status, True, nfev, njev
+    _copy(kept_popt, popt)
+    for a in range(n):
+        _copy(kept_pcov[a], pcov[a])
+    return False, cost, _MAXITER, True, nfev, njev
 
 
 def _fit_row(row, runs, functions, data, outputs):
@@ -989,7 +1050,9 @@ def _fit_row(row, runs, functions, data, outputs):
     The fast way first (:func:`_fast_way`); where its finish did not converge, the
     finish from p0 (:func:`_finish`), kept where trusted; where neither point is
     trusted, the robust way (:func:`_robust_rounds`); the better converged result
-    of the fast and the robust way is kept.
+    of the fast and the robust way is kept, or, where it is not trusted, the
+    finish from it with its lost parameters put back to p0 (:func:`_revive`) if
+    that is better.
     """
     tell_bracket, tell_free, template, template_free = runs[0], runs[1], runs[2], runs[3]
     jacobian, model, jac, with_jac, three_point, absolute_sigma = functions
@@ -1030,13 +1093,21 @@ def _fit_row(row, runs, functions, data, outputs):
         njev += jacobians
         if fast_converged and (not converged or fast_cost <= cost):
             # The fast way's point stands, with its pcov.
-            cost, status = fast_cost, fast_status
+            cost, status, converged = fast_cost, fast_status, fast_converged
         else:
             _copy(buffers[4], popt)
-            cost, covariance_at_popt, calls, jacobians = _settle_robust(
+            cost, covariance_at_popt, trusted, calls, jacobians = _settle_robust(
                 problem, buffers, popt, pcov, absolute_sigma, converged, cost)
             nfev += calls
             njev += jacobians
+        if converged and not trusted:
+            revived, new_cost, new_status, at_popt, calls, jacobians = _revive(
+                problem, buffers, p0, popt, pcov, absolute_sigma, cost)
+            nfev += calls
+            njev += jacobians
+            covariance_at_popt |= at_popt
+            if revived:
+                cost, status = new_cost, new_status
     if cost < np.inf and not covariance_at_popt:
         A, L, V, s = buffers[7], buffers[8], buffers[9], buffers[10]
         _covariance(buffers[1], cost, absolute_sigma, pcov, A, L, V, s)

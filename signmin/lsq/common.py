@@ -19,7 +19,7 @@ from numba.core.dispatcher import Dispatcher
 from numba.extending import register_jitable
 from scipy.optimize import Bounds
 
-from .._numerics import EPS
+from .._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
 
 #: Options of the first, bracketing run, unless given: steps that grow by the
 #: golden ratio (as `scipy.optimize.bracket` widens its interval) bracket in 5
@@ -54,6 +54,12 @@ GN_SETTLED = 1e-6
 STATIONARY = 1e-3
 #: Relative distance within which a parameter counts as on its bound.
 AT_BOUND = 1e-10
+#: The accuracy of a Jacobian by finite differences, relative to its columns
+#: (central: eps**(2/3), forward: eps**(1/2)), with a margin of 10: columns
+#: dependent to within it are dependent, and a column below it beside the
+#: largest is zero (see `lost`).
+FD_RANK_TOL_3POINT = 10 * REL_STEP_3POINT ** 2
+FD_RANK_TOL_2POINT = 10 * REL_STEP_2POINT
 
 
 def parameter_count(f):
@@ -164,3 +170,28 @@ def stationary_column(g, column_norm, residual_norm):
 def step_settled(step, p):
     """Whether a Gauss-Newton step ``step`` from parameter ``p`` is within `GN_SETTLED`."""
     return abs(step) <= GN_SETTLED * abs(p)
+
+
+@register_jitable
+def sensitivity(column_norm, p, p0):
+    """How much a parameter moves the residuals: the norm of its column of J
+    times its size, the larger of ``|p|`` and its start's ``|p0|`` (1 where both
+    are 0), so that the parameters' units do not count."""
+    size = max(abs(p), abs(p0))
+    return column_norm * (size if size > 0.0 else 1.0)
+
+
+@register_jitable
+def lost(seen, most_seen, tol):
+    """Whether a parameter the residuals see by ``seen`` (its `sensitivity`) is lost
+    to them: at most ``tol``, the relative accuracy of J, of the most any
+    parameter is seen (``most_seen``).
+
+    A parameter run off so far that it no longer moves the residuals (the
+    rate of ``b1 (1 - exp(-b2 x))`` at 33, where ``exp(-33 x)`` is below
+    rounding beside 1: BoxBOD from NIST's first start) has nothing left to
+    bring it back: no sign, no Gauss-Newton step. Where a search ends at such a
+    point without vouching for it, both fits try the finish once more from there
+    with the lost parameters put back to their start.
+    """
+    return seen <= tol * most_seen

@@ -18,6 +18,8 @@ from .._status import Status
 from ..rprop.minimize import minimize_rprop
 from .common import (
     BRACKET_OPTIONS,
+    FD_RANK_TOL_2POINT,
+    FD_RANK_TOL_3POINT,
     MAX_ROUNDS,
     MAXITER,
     against_bound,
@@ -27,7 +29,9 @@ from .common import (
     full_rank,
     is_dispatcher,
     lm_max_nfev,
+    lost,
     parameter_count,
+    sensitivity,
     stationary_column,
     step_settled,
 )
@@ -50,11 +54,8 @@ RPROP_ONLY = dict(polish=False, accelerate=False)
 #: `_bracket_and_finish`).
 _LM_TIGHT = dict(ftol=EPS, xtol=EPS, gtol=0.0)
 _LM_LOOSE = dict(ftol=1e-10, xtol=1e-10, gtol=0.0)
-#: The accuracy of a Jacobian by finite differences, relative to its columns
-#: (central: eps**(2/3), forward: eps**(1/2)), with a margin of 10: columns
-#: dependent to within it are dependent (see `_determined`).
-_FD_RANK_TOL = {scheme: 10 * step ** (2 if scheme == "3-point" else 1)
-                for scheme, step in _REL_STEP.items()}
+#: The accuracy of a Jacobian by finite differences, by scheme (see `_determined`).
+_FD_RANK_TOL = {"2-point": FD_RANK_TOL_2POINT, "3-point": FD_RANK_TOL_3POINT}
 #: MINPACK's info to `least_squares`' status: 6-8 are 2, 3 and 1 met at the
 #: rounding level (below which the tolerances here lie), 5 is the budget.
 _FROM_MINPACK = {1: 2, 2: 3, 3: 4, 4: 1, 5: 0, 6: 2, 7: 3, 8: 1}
@@ -500,14 +501,13 @@ def _search(residuals, p0, polish, loss, f_scale, options):
 
 
 def _vanished(J, x, p0, fd):
-    """Which parameters the residuals no longer see at `x`: their column of J, in
-    units of the parameter's own size (the larger of ``|x|`` and ``|p0|``), is
-    below the accuracy of J (`_FD_RANK_TOL`, or SciPy's rank threshold for an
-    exact J) beside the largest."""
-    size = np.maximum(np.abs(x), np.abs(p0))
-    seen = np.sqrt(np.einsum("ij,ij->j", J, J)) * np.where(size > 0, size, 1.0)
+    """Which parameters the residuals no longer see at `x` (`common.lost`), J
+    there by the scheme `fd` (None: exact, and SciPy's rank threshold)."""
+    norms = np.sqrt(np.einsum("ij,ij->j", J, J))
+    seen = [sensitivity(*args) for args in zip(norms.tolist(), x.tolist(), p0.tolist(),
+                                               strict=True)]
     tol = _FD_RANK_TOL[fd] if fd is not None else EPS * max(J.shape)
-    return seen <= tol * seen.max()
+    return np.array([lost(v, max(seen), tol) for v in seen])
 
 
 def _revive(residuals, p0, best, loss, f_scale):

@@ -182,7 +182,9 @@ def curve_fit_many(
     Gauss-Newton step with the accurate Jacobian where that point is stationary
     and determined; where Levenberg-Marquardt did not converge, the same from
     `p0` itself, as SciPy would; and otherwise the robust way (Rprop to its own
-    stop and Levenberg-Marquardt, in rounds). On the compiled path all of it runs in
+    stop and Levenberg-Marquardt, in rounds), and where its point is not vouched
+    for, the finish once more with the parameters the residuals no longer see put
+    back to `p0` (see `curve_fit`). On the compiled path all of it runs in
     nopython mode, one fit per ``numba.prange`` task with its own state, so a
     row does not depend on the number of threads or on the other rows.
     `curve_fit` on the same ``@njit`` model runs this same compiled fit, so a
