@@ -1,6 +1,7 @@
 """No work lost: an exception that ends a run (Ctrl-C, the user's own) carries its result."""
 
 import _thread
+import signal
 import time
 
 import numba
@@ -32,6 +33,17 @@ class Recorded:
 
 
 X0 = np.full(5, 1.5)
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    # Python's own Ctrl-C handler, whatever this process inherited: a test run
+    # started in the background by a non-interactive shell (or under nohup-like
+    # wrappers) inherits SIGINT ignored, and interrupt_main then does nothing
+    # (seen: both Ctrl-C tests failed in a suite run started that way).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def _interrupted(fun, exception_type, **options):
