@@ -529,9 +529,9 @@ def _revive(residuals, p0, best, loss, f_scale):
         _inspect(residuals, best, gauss_newton=False)
     if best.trusted or best.J is None or not np.isfinite(best.J).all():
         return None
-    lost = _vanished(best.J, best.x, p0, residuals.fd)
-    start = np.where(lost, p0, best.x)
-    if not lost.any() or np.array_equal(start, best.x):
+    gone = _vanished(best.J, best.x, p0, residuals.fd)
+    start = np.where(gone, p0, best.x)
+    if not gone.any() or np.array_equal(start, best.x):
         return None
     r0 = residuals(start)
     if not np.isfinite(r0).all():
