@@ -641,6 +641,27 @@ def test_a_parameter_run_off_until_the_residuals_no_longer_see_it_is_put_back_to
     assert np.isfinite(pcov).all()
 
 
+def saturation_lost_at_the_start():
+    """Misra1a-like data, b1 (1 - exp(-b2 x)), and a start whose rate is 10,000 times
+    too large: exp(-5.5 x) is below rounding beside 1 on all of x from the first
+    call, so b2 never gets a sign; and the optimum, from a start at the truth."""
+    x = np.linspace(10, 800, 30)
+    rng = np.random.default_rng(0)
+    y = 240.0 * (1 - np.exp(-5.5e-4 * x)) * (1 + 0.01 * rng.normal(size=x.size))
+    best = optimize.least_squares(lambda p: p[0] * (1 - np.exp(-p[1] * x)) - y,
+                                  [240.0, 5.5e-4], method="lm", xtol=1e-15, ftol=1e-15).x
+    return x, y, [24.0, 5.5], best
+
+
+def test_a_parameter_lost_from_the_start_is_walked_until_the_residuals_see_it():
+    x, y, p0, best = saturation_lost_at_the_start()
+    with np.errstate(all="ignore"):
+        popt, _, info, mesg, _ = curve_fit(lambda x, b1, b2: b1 * (1 - np.exp(-b2 * x)), x, y,
+                                           p0=p0, full_output=True)
+    assert_allclose(popt, best, rtol=1e-6)
+    assert "walked from p0" in mesg
+
+
 def test_the_robust_rounds_end_when_a_round_gains_next_to_nothing(data, monkeypatch):
     # A finish that never converges and lowers the cost by a millionth each time
     # (a fit running off along a degenerate direction, each polish at its full

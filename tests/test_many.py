@@ -248,6 +248,20 @@ def test_nist_higher_difficulty_problems_reach_six_certified_digits_from_both_st
 
 
 
+def test_a_parameter_lost_from_the_start_is_walked_as_in_curve_fit():
+    # A saturation curve whose start has the rate 10,000 times too large (see
+    # test_curve_fit's saturation_lost_at_the_start): the compiled core walks it too.
+    x = np.linspace(10, 800, 30)
+    rng = np.random.default_rng(0)
+    y = 240.0 * (1 - np.exp(-5.5e-4 * x)) * (1 + 0.01 * rng.normal(size=x.size))
+    best = optimize.least_squares(lambda p: p[0] * (1 - np.exp(-p[1] * x)) - y,
+                                  [240.0, 5.5e-4], method="lm", xtol=1e-15, ftol=1e-15).x
+    model = numba.njit(lambda x, b1, b2: b1 * (1 - np.exp(-b2 * x)))
+    fits = curve_fit_many(model, x, y[None, :], p0=[24.0, 5.5])
+    assert fits.success.all()
+    assert_allclose(fits.popt[0], best, rtol=1e-6)
+
+
 def test_lanczos_from_start_1_is_the_certified_fit_with_two_terms_traded():
     # Lanczos1-3 are three exponentials: b1 exp(-b2 x) + b3 exp(-b4 x) + b5 exp(-b6 x).
     # From NIST's start 1 the compiled core ends at the certified fit with the

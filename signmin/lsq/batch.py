@@ -20,7 +20,8 @@ Each fit does what :func:`signmin.curve_fit` does with one data set, compiled:
    a thousandth of it (`common.another_round`); then the finish of 3;
 6. where the point kept converged but is not trusted: 2 and 3 once more from it,
    with the parameters the residuals no longer see (`common.lost`) put back to
-   p0, kept where that converged to a lower cost (:func:`_revive`).
+   p0, or walked from p0 until the residuals see them, kept where that
+   converged to a lower cost (:func:`_revive`).
 
 A fit owns its state and work arrays; tasks share only read-only inputs, so a
 row's result does not depend on the number of threads or on how the data sets
@@ -63,6 +64,7 @@ from .common import (
     FD_RANK_TOL_2POINT,
     FD_RANK_TOL_3POINT,
     MAX_ROUNDS,
+    WALK_FACTORS,
     against_bound,
     another_round,
     full_rank,
@@ -984,13 +986,28 @@ def _settle_robust(problem, buffers, popt, pcov, absolute_sigma, converged, cost
 
 
 @batch_jit
+def _lost(Jt, p, p0, tol, seen, out):
+    """Which parameters the residuals no longer see at ``p`` (J there, transposed,
+    ``Jt``), into ``out`` (`common.lost`); ``seen`` is work space."""
+    n = p.shape[0]
+    most = 0.0
+    for c in range(n):
+        seen[c] = sensitivity(math.sqrt(_dot(Jt[c], Jt[c])), p[c], p0[c])
+        most = max(most, seen[c])
+    for c in range(n):
+        out[c] = lost(seen[c], most, tol)
+
+
+@batch_jit
 def _revive(problem, buffers, p0, popt, pcov, absolute_sigma, cost):
     """At a converged point ``popt`` (of ``cost``) that is not trusted: the finish
     (:func:`_finish`) from it with the parameters the residuals no longer see
-    (`common.lost`, by J at ``popt``) put back to ``p0``, kept where it converged
-    to a lower cost (as curve_fit's ``_revive``). ``pcov`` is left at ``popt``.
-    Returns ``(revived, cost, status, pcov at popt, calls of the model,
-    Jacobians)``; ``popt`` and ``pcov`` are the revived fit's where it is kept.
+    (`common.lost`, by J at ``popt``) put back to ``p0``, or, where they are lost
+    at ``p0`` too, walked from it by `common.WALK_FACTORS` to where the residuals
+    see them; the first that converged to a lower cost is kept (as curve_fit's
+    ``_revive``). ``pcov`` is left at ``popt``. Returns ``(revived, cost, status,
+    pcov at popt, calls of the model, Jacobians)``; ``popt`` and ``pcov`` are the
+    revived fit's where it is kept.
     """
     jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
     r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
@@ -1006,33 +1023,57 @@ def _revive(problem, buffers, p0, popt, pcov, absolute_sigma, cost):
     _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s)
     tol = (EPS * max(k, n) if with_jac
            else FD_RANK_TOL_3POINT if three_point else FD_RANK_TOL_2POINT)
-    most = 0.0
+    gone = np.empty(n, dtype=np.bool_)
+    still = np.empty(n, dtype=np.bool_)
+    _lost(Jt, popt, p0, tol, g, gone)
+    walkable = False
     for c in range(n):
-        g[c] = sensitivity(math.sqrt(_dot(Jt[c], Jt[c])), popt[c], p0[c])
-        most = max(most, g[c])
-    moved = False
-    for c in range(n):
-        back = lost(g[c], most, tol) and p0[c] != popt[c]
-        p[c] = p0[c] if back else popt[c]
-        moved |= back
-    if not moved:
-        return False, cost, _MAXITER, True, nfev, njev
-    nfev += 1
-    start_cost = _residuals(model, x, y, sigma, p, r)
-    if not start_cost < np.inf:
-        return False, cost, _MAXITER, True, nfev, njev
+        walkable |= gone[c] and p0[c] != 0.0
     kept_popt, kept_pcov = popt.copy(), pcov.copy()
-    new_cost, status, converged, _, covariance_at_popt, calls, jacobians = _finish(
-        problem, buffers, start_cost, run_time(False), popt, pcov, absolute_sigma)
-    nfev += calls
-    njev += jacobians
-    if converged and new_cost < cost:
-        if not covariance_at_popt:
-            _covariance(Jt, new_cost, absolute_sigma, pcov, A, L, V, s)
-        return True, new_cost, status, True, nfev, njev
-    _copy(kept_popt, popt)
-    for a in range(n):
-        _copy(kept_pcov[a], pcov[a])
+    for attempt in range(1 + len(WALK_FACTORS)):
+        walking = attempt > 0
+        if walking and not walkable:
+            break
+        factor = WALK_FACTORS[attempt - 1] if walking else 1.0
+        moved = False
+        for c in range(n):
+            v = kept_popt[c]
+            if gone[c] and not walking:
+                v = p0[c]
+            elif gone[c] and p0[c] != 0.0:
+                v = min(max(p0[c] * factor, lower[c]), upper[c])
+            p[c] = v
+            moved |= v != kept_popt[c]
+        if not moved:
+            continue
+        nfev += 1
+        start_cost = _residuals(model, x, y, sigma, p, r)
+        if not start_cost < np.inf:
+            continue
+        if walking:
+            calls, finite = jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r,
+                                     lower, upper, Jt, work)
+            nfev += calls
+            njev += 1
+            if not finite:
+                continue
+            _lost(Jt, p, p0, tol, g, still)
+            seen = True
+            for c in range(n):
+                seen &= not (gone[c] and p0[c] != 0.0 and still[c])
+            if not seen:
+                continue
+        new_cost, status, converged, _, covariance_at_popt, calls, jacobians = _finish(
+            problem, buffers, start_cost, run_time(False), popt, pcov, absolute_sigma)
+        nfev += calls
+        njev += jacobians
+        if converged and new_cost < cost:
+            if not covariance_at_popt:
+                _covariance(Jt, new_cost, absolute_sigma, pcov, A, L, V, s)
+            return True, new_cost, status, True, nfev, njev
+        _copy(kept_popt, popt)
+        for a in range(n):
+            _copy(kept_pcov[a], pcov[a])
     return False, cost, _MAXITER, True, nfev, njev
 
 

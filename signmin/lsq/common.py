@@ -181,6 +181,11 @@ def sensitivity(column_norm, p, p0):
     return column_norm * (size if size > 0.0 else 1.0)
 
 
+#: Where a lost parameter is lost already at its start, the factors of the start
+#: tried in turn, nearest first, until the residuals see it (see `lost`).
+WALK_FACTORS = (0.1, 10.0, 0.01, 100.0, 1e-3, 1e3)
+
+
 @register_jitable
 def lost(seen, most_seen, tol):
     """Whether a parameter the residuals see by ``seen`` (its `sensitivity`) is lost
@@ -192,6 +197,8 @@ def lost(seen, most_seen, tol):
     rounding beside 1: BoxBOD from NIST's first start) has nothing left to
     bring it back: no sign, no Gauss-Newton step. Where a search ends at such a
     point without vouching for it, both fits try the finish once more from there
-    with the lost parameters put back to their start.
+    with the lost parameters put back to their start; and where they are lost at
+    the start too (a rate 100 times too large from the first call on), from
+    their start times each of `WALK_FACTORS` at which the residuals see them.
     """
     return seen <= tol * most_seen

@@ -22,6 +22,7 @@ from .common import (
     FD_RANK_TOL_3POINT,
     MAX_ROUNDS,
     MAXITER,
+    WALK_FACTORS,
     against_bound,
     another_round,
     bounds_arrays,
@@ -511,8 +512,9 @@ def _vanished(J, x, p0, fd):
 
 
 def _revive(residuals, p0, best, loss, f_scale):
-    """The finish from ``best.x`` with the parameters it lost put back to `p0`;
-    the fit where it converged to a lower cost, else None.
+    """The finish from ``best.x`` with the parameters it lost put back to `p0`,
+    or walked from `p0` until the residuals see them; the first such fit that
+    converged to a lower cost, else None.
 
     A search can end on a plateau where a parameter has run off so far that
     it no longer moves the residuals (BoxBOD from NIST's first start: the
@@ -521,6 +523,9 @@ def _revive(residuals, p0, best, loss, f_scale):
     plateau's height, fitted). No sign is left to bring it back; from its
     start, with the other parameters where the search put them, the finish
     converges (BoxBOD: to the certified values, from the cost 4886 to 584).
+    Where the parameter is lost at its start too (a rate 100 to 10,000 times
+    too large: no sign from the first call on, so it never moved), the start
+    times each of `common.WALK_FACTORS` in turn, where the residuals see it.
     Runs only where the best point is not vouched for (see `_inspect`).
     """
     if best.J is None:
@@ -530,17 +535,29 @@ def _revive(residuals, p0, best, loss, f_scale):
     if best.trusted or best.J is None or not np.isfinite(best.J).all():
         return None
     gone = _vanished(best.J, best.x, p0, residuals.fd)
-    start = np.where(gone, p0, best.x)
-    if not gone.any() or np.array_equal(start, best.x):
+    if not gone.any():
         return None
-    r0 = residuals(start)
-    if not np.isfinite(r0).all():
-        return None
-    fit = _Fit(x=start, cost=residuals.cost(r0), rprop=best.rprop, nit=0, rounds=0, tries=0)
-    fit = _finish(residuals, fit, loss, f_scale)
-    if fit.finished and fit.converged and fit.cost < best.cost:
-        fit.revived = True
-        return fit
+    lower, upper = residuals.bounds
+    walked = gone & (p0 != 0)
+    starts = [(np.where(gone, p0, best.x), False)] + [
+        (np.clip(np.where(walked, p0 * factor, best.x), lower, upper), True)
+        for factor in (WALK_FACTORS if walked.any() else ())]
+    for start, walking in starts:
+        if np.array_equal(start, best.x):
+            continue
+        r0 = residuals(start)
+        if not np.isfinite(r0).all():
+            continue
+        if walking:
+            J = residuals.jacobian(start, r0)
+            if not np.isfinite(J).all() or _vanished(J, start, p0, residuals.fd)[walked].any():
+                continue
+        fit = _Fit(x=start, cost=residuals.cost(r0), rprop=best.rprop, nit=0, rounds=0,
+                   tries=0)
+        fit = _finish(residuals, fit, loss, f_scale)
+        if fit.finished and fit.converged and fit.cost < best.cost:
+            fit.revived = True
+            return fit
     return None
 
 
@@ -625,8 +642,10 @@ def _message(fit):
         runs = ("twice, the second time with pattern moves" if fit.tries > 1 else "")
         which = ("the first finish's point is the best of all" if fit is fit.first
                  else "the best point of all had parameters that no longer moved the "
-                 "residuals (their columns of J below its accuracy): put back to p0, the "
-                 "others kept, the finish from there found the point above" if fit.revived
+                 "residuals (their columns of J below its accuracy): put back to p0 (or, "
+                 "lost there too, walked from p0 by factors of 10 until the residuals saw "
+                 "them), the others kept, the finish from there found the point above"
+                 if fit.revived
                  else "the point above is the best of all")
         text += (f" (The least-squares finish after the first, bracketing Rprop run {why}, "
                  f"so Rprop ran from p0 to its own stop, in turns with the polish"
@@ -836,7 +855,9 @@ def curve_fit(
       longer move the residuals (their columns of J below its accuracy: a
       rate run off until ``exp(-b x)`` is below rounding): then the finish
       runs once more, from that point with those parameters put back to
-      `p0`, and its point is returned where it converged to a lower cost.
+      `p0` (or, where they are lost at `p0` too, a rate 100 times too large,
+      with them walked from `p0` by factors of 10 until the residuals see
+      them), and its point is returned where it converged to a lower cost.
 
     An ``@numba.njit`` model (with an ``@njit`` `jac`, if a function), one
     predictor, the linear loss, standard deviations for `sigma` and no options
