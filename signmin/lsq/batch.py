@@ -61,16 +61,15 @@ from .._numerics import EPS, REL_STEP_2POINT, REL_STEP_3POINT
 from .._status import Status
 from ..rprop import kernel as K
 from .common import (
-    FD_RANK_TOL_2POINT,
-    FD_RANK_TOL_3POINT,
     MAX_ROUNDS,
     WALK_FACTORS,
     against_bound,
     another_round,
     full_rank,
     lm_max_nfev,
-    lost,
-    sensitivity,
+    lost_parameters,
+    rank_tolerance,
+    revive_start,
     stationary_column,
     step_settled,
 )
@@ -988,14 +987,10 @@ def _settle_robust(problem, buffers, popt, pcov, absolute_sigma, converged, cost
 @batch_jit
 def _lost(Jt, p, p0, tol, seen, out):
     """Which parameters the residuals no longer see at ``p`` (J there, transposed,
-    ``Jt``), into ``out`` (`common.lost`); ``seen`` is work space."""
-    n = p.shape[0]
-    most = 0.0
-    for c in range(n):
-        seen[c] = sensitivity(math.sqrt(_dot(Jt[c], Jt[c])), p[c], p0[c])
-        most = max(most, seen[c])
-    for c in range(n):
-        out[c] = lost(seen[c], most, tol)
+    ``Jt``), into ``out`` (`common.lost_parameters`); ``seen`` is work space."""
+    for c in range(p.shape[0]):
+        seen[c] = math.sqrt(_dot(Jt[c], Jt[c]))
+    lost_parameters(seen, p, p0, tol, out)
 
 
 @batch_jit
@@ -1003,11 +998,11 @@ def _revive(problem, buffers, p0, popt, pcov, absolute_sigma, cost):
     """At a converged point ``popt`` (of ``cost``) that is not trusted: the finish
     (:func:`_finish`) from it with the parameters the residuals no longer see
     (`common.lost`, by J at ``popt``) put back to ``p0``, or, where they are lost
-    at ``p0`` too, walked from it by `common.WALK_FACTORS` to where the residuals
-    see them; the first that converged to a lower cost is kept (as curve_fit's
-    ``_revive``). ``pcov`` is left at ``popt``. Returns ``(revived, cost, status,
-    pcov at popt, calls of the model, Jacobians)``; ``popt`` and ``pcov`` are the
-    revived fit's where it is kept.
+    at ``p0`` too, walked from it to where the residuals see them
+    (`common.revive_start`); the first that converged to a lower cost is kept (as
+    curve_fit's ``_revive``). ``pcov`` is left at ``popt``. Returns ``(revived,
+    cost, status, pcov at popt, calls of the model, Jacobians)``; ``popt`` and
+    ``pcov`` are the revived fit's where it is kept.
     """
     jacobian, model, jac, with_jac, three_point, x, y, sigma, lower, upper = problem
     r, Jt, g, work, p, r_best, Jt_best, A, L, V, s, scratch = buffers
@@ -1021,8 +1016,7 @@ def _revive(problem, buffers, p0, popt, pcov, absolute_sigma, cost):
     if not finite:
         return False, cost, _MAXITER, False, nfev, njev
     _covariance(Jt, cost, absolute_sigma, pcov, A, L, V, s)
-    tol = (EPS * max(k, n) if with_jac
-           else FD_RANK_TOL_3POINT if three_point else FD_RANK_TOL_2POINT)
+    tol = rank_tolerance(with_jac, three_point, k, n)
     gone = np.empty(n, dtype=np.bool_)
     still = np.empty(n, dtype=np.bool_)
     _lost(Jt, popt, p0, tol, g, gone)
@@ -1030,27 +1024,14 @@ def _revive(problem, buffers, p0, popt, pcov, absolute_sigma, cost):
     for c in range(n):
         walkable |= gone[c] and p0[c] != 0.0
     kept_popt, kept_pcov = popt.copy(), pcov.copy()
-    for attempt in range(1 + len(WALK_FACTORS)):
-        walking = attempt > 0
-        if walking and not walkable:
-            break
-        factor = WALK_FACTORS[attempt - 1] if walking else 1.0
-        moved = False
-        for c in range(n):
-            v = kept_popt[c]
-            if gone[c] and not walking:
-                v = p0[c]
-            elif gone[c] and p0[c] != 0.0:
-                v = min(max(p0[c] * factor, lower[c]), upper[c])
-            p[c] = v
-            moved |= v != kept_popt[c]
-        if not moved:
+    for attempt in range(1 + (len(WALK_FACTORS) if walkable else 0)):
+        if not revive_start(attempt, gone, p0, kept_popt, lower, upper, p):
             continue
         nfev += 1
         start_cost = _residuals(model, x, y, sigma, p, r)
         if not start_cost < np.inf:
             continue
-        if walking:
+        if attempt:
             calls, finite = jacobian(model, jac, with_jac, three_point, x, y, sigma, p, r,
                                      lower, upper, Jt, work)
             nfev += calls

@@ -202,3 +202,46 @@ def lost(seen, most_seen, tol):
     their start times each of `WALK_FACTORS` at which the residuals see them.
     """
     return seen <= tol * most_seen
+
+
+@register_jitable
+def rank_tolerance(exact, three_point, k, n):
+    """The relative accuracy of a k x n Jacobian: SciPy's rank threshold for an
+    exact one, else that of its finite differences (central or forward)."""
+    if exact:
+        return EPS * max(k, n)
+    return FD_RANK_TOL_3POINT if three_point else FD_RANK_TOL_2POINT
+
+
+@register_jitable
+def lost_parameters(seen, p, p0, tol, out):
+    """Which parameters the residuals no longer see at ``p`` (`lost`), into ``out``;
+    ``seen`` holds the norms of J's columns there and is left holding each
+    parameter's `sensitivity`."""
+    most = 0.0
+    for c in range(p.shape[0]):
+        seen[c] = sensitivity(seen[c], p[c], p0[c])
+        most = max(most, seen[c])
+    for c in range(p.shape[0]):
+        out[c] = lost(seen[c], most, tol)
+
+
+@register_jitable
+def revive_start(attempt, gone, p0, p, lower, upper, out):
+    """Start ``attempt`` of the finish from ``p``, whose parameters ``gone`` are lost
+    (`lost_parameters`), into ``out``; whether it differs from ``p``.
+
+    Attempt 0 puts them back to ``p0``; attempt ``i`` > 0 puts those whose start is
+    not 0 at ``p0`` times ``WALK_FACTORS[i - 1]``, within the bounds (for a
+    parameter lost at ``p0`` too).
+    """
+    moved = False
+    for c in range(p.shape[0]):
+        v = p[c]
+        if gone[c] and attempt == 0:
+            v = p0[c]
+        elif gone[c] and p0[c] != 0.0:
+            v = min(max(p0[c] * WALK_FACTORS[attempt - 1], lower[c]), upper[c])
+        out[c] = v
+        moved |= v != p[c]
+    return moved

@@ -30,9 +30,10 @@ from .common import (
     full_rank,
     is_dispatcher,
     lm_max_nfev,
-    lost,
+    lost_parameters,
     parameter_count,
-    sensitivity,
+    rank_tolerance,
+    revive_start,
     stationary_column,
     step_settled,
 )
@@ -502,19 +503,18 @@ def _search(residuals, p0, polish, loss, f_scale, options):
 
 
 def _vanished(J, x, p0, fd):
-    """Which parameters the residuals no longer see at `x` (`common.lost`), J
-    there by the scheme `fd` (None: exact, and SciPy's rank threshold)."""
-    norms = np.sqrt(np.einsum("ij,ij->j", J, J))
-    seen = [sensitivity(*args) for args in zip(norms.tolist(), x.tolist(), p0.tolist(),
-                                               strict=True)]
-    tol = _FD_RANK_TOL[fd] if fd is not None else EPS * max(J.shape)
-    return np.array([lost(v, max(seen), tol) for v in seen])
+    """Which parameters the residuals no longer see at `x` (`common.lost_parameters`),
+    J there by the scheme `fd` (None: exact)."""
+    gone = np.empty(x.size, dtype=bool)
+    lost_parameters(np.sqrt(np.einsum("ij,ij->j", J, J)), x, p0,
+                    rank_tolerance(fd is None, fd == "3-point", *J.shape), gone)
+    return gone
 
 
 def _revive(residuals, p0, best, loss, f_scale):
     """The finish from ``best.x`` with the parameters it lost put back to `p0`,
-    or walked from `p0` until the residuals see them; the first such fit that
-    converged to a lower cost, else None.
+    or walked from `p0` until the residuals see them (`common.revive_start`);
+    the first such fit that converged to a lower cost, else None.
 
     A search can end on a plateau where a parameter has run off so far that
     it no longer moves the residuals (BoxBOD from NIST's first start: the
@@ -539,16 +539,14 @@ def _revive(residuals, p0, best, loss, f_scale):
         return None
     lower, upper = residuals.bounds
     walked = gone & (p0 != 0)
-    starts = [(np.where(gone, p0, best.x), False)] + [
-        (np.clip(np.where(walked, p0 * factor, best.x), lower, upper), True)
-        for factor in (WALK_FACTORS if walked.any() else ())]
-    for start, walking in starts:
-        if np.array_equal(start, best.x):
+    for attempt in range(1 + (len(WALK_FACTORS) if walked.any() else 0)):
+        start = np.empty_like(best.x)
+        if not revive_start(attempt, gone, p0, best.x, lower, upper, start):
             continue
         r0 = residuals(start)
         if not np.isfinite(r0).all():
             continue
-        if walking:
+        if attempt:
             J = residuals.jacobian(start, r0)
             if not np.isfinite(J).all() or _vanished(J, start, p0, residuals.fd)[walked].any():
                 continue
