@@ -12,6 +12,10 @@ the same problem is the reference for a first call. Three repetitions per row
 "processes at once" starts that many processes on one empty cache, as a process
 pool, Dask workers or parallel test runners do on a new machine, and gives the
 slowest one's call: one of them compiles each function, the others wait and load it.
+The "floor" rows time what no change to signmin can remove, the same way: importing
+its runtime dependencies alone (numpy, scipy.optimize, numba), and the first call of a
+one-line ``@numba.njit(cache=True)`` function with a warm cache (numba's one-time
+set-up of its CPU target, which every process pays before it runs any compiled code).
 """
 
 from __future__ import annotations
@@ -58,11 +62,35 @@ print(json.dumps(dict(import_s=t1 - t0, call_s=t3 - t2)))
 """
 
 
-def _start(call: str, cache: str | None) -> subprocess.Popen:
-    """A new process that makes ``call``, numba's cache in ``cache`` (None: as inherited)."""
+#: The floor rows' process: the dependencies' import, then a trivial cached function's call.
+FLOOR = """
+import json, sys, time
+t0 = time.perf_counter()
+import numpy, scipy.optimize, numba
+t1 = time.perf_counter()
+sys.path.insert(0, {folder!r})
+import signmin_floor
+t2 = time.perf_counter()
+signmin_floor.add(1.0, 2.0)
+t3 = time.perf_counter()
+print(json.dumps(dict(import_s=t1 - t0, call_s=t3 - t2)))
+"""
+FLOOR_MODULE = """import numba
+
+
+@numba.njit(cache=True)
+def add(a, b):
+    return a + b
+"""
+
+
+def _start(call: str, cache: str | None, source: str | None = None) -> subprocess.Popen:
+    """A new process that makes ``call`` (or runs ``source``), numba's cache in ``cache``
+    (None: as inherited)."""
     env = dict(os.environ) if cache is None else dict(os.environ, NUMBA_CACHE_DIR=cache)
-    return subprocess.Popen([sys.executable, "-c", CHILD.format(setup=SETUP, call=CALLS[call])],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    source = source or CHILD.format(setup=SETUP, call=CALLS[call])
+    return subprocess.Popen([sys.executable, "-c", source], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def _timings(proc: subprocess.Popen) -> dict:
@@ -73,10 +101,11 @@ def _timings(proc: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def child(call: str, cache: str | None) -> dict:
-    """Time ``call`` in a new process with numba's cache in ``cache`` (None: as inherited)."""
+def child(call: str, cache: str | None, source: str | None = None) -> dict:
+    """Time ``call`` (or ``source``'s own timings) in a new process with numba's cache in
+    ``cache`` (None: as inherited)."""
     start = time.perf_counter()
-    result = _timings(_start(call, cache))
+    result = _timings(_start(call, cache, source))
     result["process_s"] = time.perf_counter() - start
     return result
 
@@ -117,6 +146,12 @@ def main() -> None:
     warm_calls = ("default",) if args.quick else ("default", "irprop-", "bounds", "scipy", "many")
     for call in warm_calls:
         child(call, warm)  # fills the warm cache
+    floor = None
+    if not args.quick:
+        folder = tempfile.mkdtemp(prefix="signmin-floor-")
+        Path(folder, "signmin_floor.py").write_text(FLOOR_MODULE, encoding="utf-8")
+        floor = FLOOR.format(folder=folder)
+        child("", warm, floor)  # compiles it into the warm cache
     for _ in range(reps):
         for call in warm_calls:
             add(f"{call}: warm cache, the call", child(call, warm)["call_s"])
@@ -124,6 +159,10 @@ def main() -> None:
         add("import signmin", child("lbfgsb", warm)["import_s"])
         if args.quick:
             continue  # the empty-cache rows compile for minutes
+        floor_times = child("", warm, floor)
+        add("floor: import numpy, scipy.optimize and numba alone", floor_times["import_s"])
+        add("floor: a one-line cached @njit function, warm cache, the call",
+            floor_times["call_s"])
         with tempfile.TemporaryDirectory(prefix="signmin-cold-") as cache:
             add("default: empty cache, the call", child("default", cache)["call_s"])
             for call in ("irprop-", "bounds", "scipy"):
