@@ -109,6 +109,33 @@ def test_curve_fit_of_a_compiled_model_is_the_row_of_curve_fit_many_on_random_da
             assert_allclose(info["cost"], fits.cost[i], rtol=1e-12, atol=0)
 
 
+def test_a_fit_to_a_large_residual_minimum_does_not_crawl():
+    # Peaks far from the generic start that the fit takes for a dip elsewhere
+    # (benchmarks/many_fits.py's harder family, seed 0): at such a minimum the
+    # residuals stay large, J^T J misjudges the curvature and Levenberg-
+    # Marquardt zigzagged down the valley for 409-851 calls of the model
+    # (MINPACK's crawls as long). With the secant term S (batch.HYBRID_AFTER)
+    # these take 177-305, to a point no tighter least-squares run improves.
+    m, x = 2000, np.linspace(0.0, 10.0, 64)
+    rng = np.random.default_rng(0)
+    true = np.column_stack([rng.uniform(1, 5, m), rng.uniform(0.5, 9.5, m),
+                            rng.uniform(0.3, 3.0, m), rng.uniform(-0.5, 0.5, m),
+                            rng.uniform(-0.05, 0.05, m)])
+    y = (true[:, :1] * np.exp(-0.5 * ((x - true[:, 1:2]) / true[:, 2:3]) ** 2)
+         + true[:, 3:4] + true[:, 4:5] * x) + 0.1 * rng.normal(size=(m, x.size))
+    rows = [91, 474, 1362, 1548, 1967]
+    fits = curve_fit_many(models.peak, x, y[rows], p0=[1.0, 5.0, 1.0, 0.0, 0.0])
+    assert fits.success.all()
+    assert fits.nfev.max() <= 320, fits.nfev
+    for i, row in enumerate(rows):
+        def residuals(p, row=row):
+            return models.peak(x, *p) - y[row]
+        tight = optimize.least_squares(residuals, fits.popt[i], method="lm", xtol=1e-15,
+                                       ftol=1e-15, gtol=1e-15)
+        assert fits.cost[i] <= tight.cost * (1 + 1e-9), (row, fits.cost[i], tight.cost)
+        assert fits.cost[i] > 1.0  # the large-residual minimum, not the peak
+
+
 def test_rows_do_not_depend_on_threads_or_on_the_other_rows(data, fits):
     one_thread = curve_fit_many(models.decay, X, data, p0=P0, threads=1)
     assert_identical(one_thread, fits)
