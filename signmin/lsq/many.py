@@ -177,14 +177,20 @@ def curve_fit_many(
 
     Notes
     -----
-    Each fit is the one `curve_fit` makes (its default path): Rprop until every
-    parameter's minimum is bracketed, Levenberg-Marquardt from there, one
+    Each fit is the one `curve_fit` makes (its default path): Rprop [1]_
+    (iRprop+ [2]_) until every parameter's minimum is bracketed,
+    Levenberg-Marquardt from there, one
     Gauss-Newton step with the accurate Jacobian where that point is stationary
     and determined; where Levenberg-Marquardt did not converge, the same from
     `p0` itself, as SciPy would; and otherwise the robust way (Rprop to its own
     stop and Levenberg-Marquardt, in rounds), and where its point is not vouched
     for, the finish once more with the parameters the residuals no longer see put
-    back to `p0` (see `curve_fit`). On the compiled path all of it runs in
+    back to `p0` (see `curve_fit`). Where Levenberg-Marquardt has not converged
+    after eight iterations' worth of calls, its model of the cost adds the part
+    of the Hessian that J^T J leaves out, learned from its steps (the structured
+    secant update of NL2SOL [3]_), whenever that predicted the last step better:
+    at a minimum with large residuals Gauss-Newton alone converges slowly. On
+    the compiled path all of it runs in
     nopython mode, one fit per ``numba.prange`` task with its own state, so a
     row does not depend on the number of threads or on the other rows.
     `curve_fit` on the same ``@njit`` model runs this same compiled fit, so a
@@ -197,6 +203,17 @@ def curve_fit_many(
     whatever scheduler is in use; each block runs the compiled path, so the
     numbers are those of the in-memory call. The dask scheduler's workers
     must be able to import the model's module (see the "Many fits" page).
+
+    References
+    ----------
+    .. [1] M. Riedmiller and H. Braun, "A direct adaptive method for faster
+       backpropagation learning: the RPROP algorithm", IEEE International
+       Conference on Neural Networks, 1993, pp. 586-591.
+    .. [2] C. Igel and M. Hüsken, "Empirical evaluation of the improved Rprop
+       learning algorithms", Neurocomputing 50, 2003, pp. 105-123.
+    .. [3] J. E. Dennis, D. M. Gay and R. E. Welsch, "An adaptive nonlinear
+       least-squares algorithm", ACM Transactions on Mathematical Software 7,
+       1981, pp. 348-368.
 
     Examples
     --------
