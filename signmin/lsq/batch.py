@@ -676,7 +676,8 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     (`_secant_update`) to J^T J whenever, on the last step, it predicted the
     gain better than J^T J alone (NL2SOL's choice of model).
 
-    Stops when the next step's gain, as the Gauss-Newton model predicts it, is
+    Stops when the next step's gain, as the model predicts it (J^T J, or with
+    ``S``: positive either way, the damped matrix being positive definite), is
     at most ``ftol`` relative to the cost (status FTOL; MINPACK's ftol test), on
     a zero projected gradient (GTOL), after ``max_iter`` iterations or at
     ``max_calls`` calls of the model (MAXITER: on the fast way MINPACK's budget,
