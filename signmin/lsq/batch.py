@@ -100,8 +100,9 @@ LM_SHRINK = 0.1
 #: long on the same fits, its own differences counted); a small-residual fit has
 #: converged by then. Measured on many_fits.py's harder family (2,000 peaks,
 #: seeds 0-2): calls per fit p99 / median 4.2, 5.9, 4.7 -> 2.5, 2.9, 2.6, mean
-#: 5-6 % lower, the same fits at cost >= 1; from the start (0 here) the p99 was
-#: worse (306 against 228 on seed 0): S learned from the first steps is noise.
+#: 5-6 % lower, the same fits at cost >= 1; from the first step (0 here) the p99
+#: was 244, 261, 312 against 228, 262, 239: S learned from the first steps, far
+#: from the minimum, misleads more often than it helps.
 HYBRID_AFTER = 8
 #: Levenberg-Marquardt has converged when the next step gains less than this,
 #: relative to the cost, by the Gauss-Newton model: the cost's rounding
