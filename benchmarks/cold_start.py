@@ -49,10 +49,11 @@ CALLS = {
 #: Processes started at once on one empty cache (a process pool, Dask workers or test
 #: runners on a new machine): twice the cores of the machine this was measured on.
 TOGETHER = 4
+#: A timed process: the imports (timed as ``import_s``), untimed set-up, the call (``call_s``).
 CHILD = """
-import json, time
+import json, sys, time
 t0 = time.perf_counter()
-import signmin
+{imports}
 t1 = time.perf_counter()
 {setup}
 t2 = time.perf_counter()
@@ -60,21 +61,7 @@ t2 = time.perf_counter()
 t3 = time.perf_counter()
 print(json.dumps(dict(import_s=t1 - t0, call_s=t3 - t2)))
 """
-
-
-#: The floor rows' process: the dependencies' import, then a trivial cached function's call.
-FLOOR = """
-import json, sys, time
-t0 = time.perf_counter()
-import numpy, scipy.optimize, numba
-t1 = time.perf_counter()
-sys.path.insert(0, {folder!r})
-import signmin_floor
-t2 = time.perf_counter()
-signmin_floor.add(1.0, 2.0)
-t3 = time.perf_counter()
-print(json.dumps(dict(import_s=t1 - t0, call_s=t3 - t2)))
-"""
+#: The floor rows' one-line cached function, written to a temporary folder.
 FLOOR_MODULE = """import numba
 
 
@@ -84,11 +71,20 @@ def add(a, b):
 """
 
 
-def _start(call: str, cache: str | None, source: str | None = None) -> subprocess.Popen:
-    """A new process that makes ``call`` (or runs ``source``), numba's cache in ``cache``
-    (None: as inherited)."""
+def floor_call(folder: str) -> tuple[str, str, str]:
+    """The floor rows' process, as ``(imports, setup, call)``: signmin's runtime
+    dependencies alone, then the first call of `FLOOR_MODULE`'s function in ``folder``."""
+    return ("import numpy, scipy.optimize, numba",
+            f"sys.path.insert(0, {folder!r})\nimport signmin_floor", "signmin_floor.add(1.0, 2.0)")
+
+
+def _start(call: str | tuple[str, str, str], cache: str | None) -> subprocess.Popen:
+    """A new process that makes ``call`` (a key of `CALLS` after ``import signmin``, or
+    ``(imports, setup, call)``), numba's cache in ``cache`` (None: as inherited)."""
     env = dict(os.environ) if cache is None else dict(os.environ, NUMBA_CACHE_DIR=cache)
-    source = source or CHILD.format(setup=SETUP, call=CALLS[call])
+    imports, setup, code = call if isinstance(call, tuple) else ("import signmin", SETUP,
+                                                                 CALLS[call])
+    source = CHILD.format(imports=imports, setup=setup, call=code)
     return subprocess.Popen([sys.executable, "-c", source], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -101,11 +97,11 @@ def _timings(proc: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def child(call: str, cache: str | None, source: str | None = None) -> dict:
-    """Time ``call`` (or ``source``'s own timings) in a new process with numba's cache in
-    ``cache`` (None: as inherited)."""
+def child(call: str | tuple[str, str, str], cache: str | None) -> dict:
+    """Time ``call`` (see `_start`) in a new process with numba's cache in ``cache`` (None:
+    as inherited)."""
     start = time.perf_counter()
-    result = _timings(_start(call, cache, source))
+    result = _timings(_start(call, cache))
     result["process_s"] = time.perf_counter() - start
     return result
 
@@ -150,8 +146,8 @@ def main() -> None:
     if not args.quick:
         folder = tempfile.mkdtemp(prefix="signmin-floor-")
         Path(folder, "signmin_floor.py").write_text(FLOOR_MODULE, encoding="utf-8")
-        floor = FLOOR.format(folder=folder)
-        child("", warm, floor)  # compiles it into the warm cache
+        floor = floor_call(folder)
+        child(floor, warm)  # compiles it into the warm cache
     for _ in range(reps):
         for call in warm_calls:
             add(f"{call}: warm cache, the call", child(call, warm)["call_s"])
@@ -159,7 +155,7 @@ def main() -> None:
         add("import signmin", child("lbfgsb", warm)["import_s"])
         if args.quick:
             continue  # the empty-cache rows compile for minutes
-        floor_times = child("", warm, floor)
+        floor_times = child(floor, warm)
         add("floor: import numpy, scipy.optimize and numba alone", floor_times["import_s"])
         add("floor: a one-line cached @njit function, warm cache, the call",
             floor_times["call_s"])
