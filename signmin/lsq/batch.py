@@ -699,8 +699,8 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     free = np.empty(n, dtype=np.bool_)
     p_new = np.empty(n)
     r_new = np.empty(r.shape[0])
-    # The secant term, the model the steps take (J^T J, + S), and the last
-    # accepted step's data for the update.
+    # The secant term, J^T J + S when the steps take it, and the last accepted
+    # step's data for the update.
     S = np.zeros((n, n))
     M = np.empty((n, n))
     h = np.empty(n)
@@ -736,9 +736,11 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
                 _secant_update(S, step, g, g_old, h, v)
                 stepped = False
         with_s = prefer_s and calls >= HYBRID_AFTER * (n + 1)
-        for a in range(n):
-            for b in range(n):
-                M[a, b] = A[a, b] + S[a, b] if with_s else A[a, b]
+        if with_s:
+            for a in range(n):
+                for b in range(n):
+                    M[a, b] = A[a, b] + S[a, b]
+        H = M if with_s else A
         moving = False
         for i in range(n):
             D[i] = max(D[i], A[i, i])
@@ -747,7 +749,7 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
         if not moving:
             status = _GTOL
             break
-        if not _solve_damped(M, g, D, lam, free, L, d):
+        if not _solve_damped(H, g, D, lam, free, L, d):
             lam *= nu
             nu *= 2.0
             if not lam < 1e300:
@@ -756,11 +758,11 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
         for i in range(n):
             p_new[i] = min(max(p[i] + d[i], lower[i]), upper[i])
             d[i] = p_new[i] - p[i]
-        # The gain the model predicts, -(g.d + d.M.d / 2), and the other model's.
+        # The gain the model in use predicts, -(g.d + d.H.d / 2).
         predicted = 0.0
         d_s_d = 0.0
         for a in range(n):
-            predicted -= d[a] * (g[a] + 0.5 * _row_dot(M, a, d))
+            predicted -= d[a] * (g[a] + 0.5 * _row_dot(H, a, d))
             d_s_d += d[a] * _row_dot(S, a, d)
         if predicted <= ftol * cost:
             status = _FTOL
@@ -768,10 +770,11 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
         calls += 1
         cost_new = _residuals(model, x, y, sigma, p_new, r_new)
         if cost_new < np.inf:
+            # What each model predicted (the one not in use differs by d.S.d / 2).
+            with_term, without = ((predicted, predicted + 0.5 * d_s_d) if with_s
+                                  else (predicted - 0.5 * d_s_d, predicted))
             gain = cost - cost_new
-            other = predicted + 0.5 * d_s_d if with_s else predicted - 0.5 * d_s_d
-            prefer_s = abs(gain - predicted) < abs(gain - other) if with_s else (
-                abs(gain - other) < abs(gain - predicted))
+            prefer_s = abs(gain - with_term) < abs(gain - without)
         if cost_new < cost:
             rho = (cost - cost_new) / predicted
             small = cost - cost_new <= LM_LOOSE_GAIN * cost
