@@ -274,6 +274,21 @@ def test_nist_higher_difficulty_problems_reach_six_certified_digits_from_both_st
         assert datasets.lre(popt, problem.certified) >= 6
 
 
+def test_an_indefinite_secant_model_leaves_the_damping_alone():
+    # MGH10 from NIST's start 2 (y = b1 exp(b2 / (x + b3)), ill-conditioned): after
+    # batch.HYBRID_AFTER the model J^T J + S is often indefinite at the damping in
+    # use. Raising the damping until it was positive definite multiplied it by up
+    # to 1e6 at once and the fit crawled, 4,350 calls of the model; taking
+    # Gauss-Newton's step instead, 760 (578 before S was added).
+    problem = datasets.load_nist("MGH10")
+    fits = curve_fit_many(numba.njit(problem.model), problem.xdata,
+                          np.asarray(problem.ydata, dtype=float)[None, :],
+                          p0=np.asarray(problem.starts[1], dtype=float))
+    assert fits.success.all()
+    assert fits.nfev[0] <= 1000, fits.nfev
+    assert datasets.lre(fits.popt[0], problem.certified) >= 6
+
+
 
 def test_a_parameter_lost_from_the_start_is_walked_as_in_curve_fit():
     # A saturation curve whose start has the rate 10,000 times too large (see

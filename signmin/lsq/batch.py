@@ -99,9 +99,9 @@ LM_SHRINK = 0.1
 #: damped steps zigzag down a long valley, 300-700 calls (MINPACK's crawls as
 #: long on the same fits, its own differences counted); a small-residual fit has
 #: converged by then. Measured on many_fits.py's harder family (2,000 peaks,
-#: seeds 0-2): calls per fit p99 / median 4.2, 5.9, 4.7 -> 2.5, 2.9, 2.6, mean
-#: 5-6 % lower, the same fits at cost >= 1; from the first step (0 here) the p99
-#: was 244, 261, 312 against 228, 262, 239: S learned from the first steps, far
+#: seeds 0-2): calls per fit p99 / median 4.2, 5.9, 4.7 -> 2.5, 2.8, 2.6, mean
+#: 4-6 % lower, the same fits at cost >= 1; from the first step (0 here) the p99
+#: was 233, 265, 290 against 223, 257, 239: S learned from the first steps, far
 #: from the minimum, misleads more often than it helps.
 HYBRID_AFTER = 8
 #: Levenberg-Marquardt has converged when the next step gains less than this,
@@ -675,7 +675,8 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
     of the box is held there; steps are clipped into the box. After
     `HYBRID_AFTER` iterations' calls, the model of the cost adds ``S``
     (`_secant_update`) to J^T J whenever, on the last step, it predicted the
-    gain better than J^T J alone (NL2SOL's choice of model).
+    gain better than J^T J alone (NL2SOL's choice of model) and the damped
+    J^T J + S is positive definite.
 
     Stops when the next step's gain, as the model predicts it (J^T J, or with
     ``S``: positive either way, the damped matrix being positive definite), is
@@ -749,7 +750,15 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
         if not moving:
             status = _GTOL
             break
-        if not _solve_damped(H, g, D, lam, free, L, d):
+        if with_s and not _solve_damped(H, g, D, lam, free, L, d):
+            # J^T J + S is indefinite at this damping: the model's fault, so the step
+            # is Gauss-Newton's. Raising the damping until J^T J + S is positive
+            # definite instead multiplied it by up to 1e6 (NIST's MGH10) and 1e8
+            # (Bennett5) at once, and the fits crawled (MGH10 from start 2: 4,350
+            # calls, 760 with this).
+            with_s = False
+            H = A
+        if not with_s and not _solve_damped(H, g, D, lam, free, L, d):
             lam *= nu
             nu *= 2.0
             if not lam < 1e300:

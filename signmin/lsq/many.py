@@ -188,7 +188,8 @@ def curve_fit_many(
     back to `p0` (see `curve_fit`). Where Levenberg-Marquardt has not converged
     after eight iterations' worth of calls, its model of the cost adds the part
     of the Hessian that J^T J leaves out, learned from its steps (the structured
-    secant update of NL2SOL [3]_), whenever that predicted the last step better:
+    secant update of NL2SOL [3]_), whenever that predicted the last step better
+    (and the damped sum is positive definite; else the step is Gauss-Newton's):
     at a minimum with large residuals Gauss-Newton alone converges slowly. On
     the compiled path all of it runs in
     nopython mode, one fit per ``numba.prange`` task with its own state, so a
