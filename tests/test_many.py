@@ -304,12 +304,14 @@ def test_a_parameter_lost_from_the_start_is_walked_as_in_curve_fit():
     assert_allclose(fits.popt[0], best, rtol=1e-6)
 
 
-def test_lanczos_from_start_1_is_the_certified_fit_with_two_terms_traded():
+def test_lanczos_from_start_1_is_the_certified_fit_up_to_the_order_of_its_terms():
     # Lanczos1-3 are three exponentials: b1 exp(-b2 x) + b3 exp(-b4 x) + b5 exp(-b6 x).
-    # From NIST's start 1 the compiled core ends at the certified fit with the
-    # second and third terms in each other's places (the same function, and NIST's
-    # LRE of 0.1 in the certified order): to six digits once the terms are ordered
-    # by rate, its cost no worse than the certified values'.
+    # From NIST's start 1 the first steps decide which term ends where: with
+    # batch.LM_LAMBDA0 at 1e-3 the compiled core ended at the certified fit with
+    # the second and third terms in each other's places (the same function, and
+    # NIST's LRE of 0.1 in the certified order), at 0.1 in NIST's order. Either is
+    # the fit: to six digits once the terms are ordered by rate, its cost no worse
+    # than the certified values'.
     model = numba.njit(datasets.load_nist("Lanczos1").model)
     for name in ("Lanczos1", "Lanczos2", "Lanczos3"):
         problem = datasets.load_nist(name)
