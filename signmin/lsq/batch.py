@@ -108,10 +108,10 @@ LM_SHRINK = 0.1
 #: damped steps zigzag down a long valley, 300-700 calls (MINPACK's crawls as
 #: long on the same fits, its own differences counted); a small-residual fit has
 #: converged by then. Measured on many_fits.py's harder family (2,000 peaks,
-#: seeds 0-2): calls per fit p99 / median 4.2, 5.9, 4.7 -> 2.5, 2.8, 2.6, mean
-#: 4-6 % lower, the same fits at cost >= 1; from the first step (0 here) the p99
-#: was 233, 265, 290 against 223, 257, 239: S learned from the first steps, far
-#: from the minimum, misleads more often than it helps.
+#: seeds 0-2; `LM_LAMBDA0` then 1e-3): calls per fit p99 / median 4.2, 5.9,
+#: 4.7 -> 2.5, 2.8, 2.6, mean 4-6 % lower, the same fits at cost >= 1; from the
+#: first step (0 here) the p99 was 233, 265, 290 against 223, 257, 239: S learned
+#: from the first steps, far from the minimum, misleads more often than it helps.
 HYBRID_AFTER = 8
 #: Levenberg-Marquardt has converged when the next step gains less than this,
 #: relative to the cost, by the Gauss-Newton model: the cost's rounding
