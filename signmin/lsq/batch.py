@@ -665,7 +665,8 @@ def _secant_update(S, step, g, g_old, h, v):
 
 @batch_jit
 def _row_dot(M, a, v):
-    """Row ``a`` of ``M`` times ``v``."""
+    """Row ``a`` of ``M`` times ``v``, summed in index order (`_dot` lets the
+    compiler reorder the sum: its bits would differ from the loop this replaced)."""
     t = 0.0
     for b in range(v.shape[0]):
         t += M[a, b] * v[b]
@@ -750,7 +751,6 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
             for a in range(n):
                 for b in range(n):
                     M[a, b] = A[a, b] + S[a, b]
-        H = M if with_s else A
         moving = False
         for i in range(n):
             D[i] = max(D[i], A[i, i])
@@ -759,15 +759,14 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
         if not moving:
             status = _GTOL
             break
-        if with_s and not _solve_damped(H, g, D, lam, free, L, d):
+        if with_s and not _solve_damped(M, g, D, lam, free, L, d):
             # J^T J + S is indefinite at this damping: the model's fault, so the step
             # is Gauss-Newton's. Raising the damping until J^T J + S is positive
             # definite instead multiplied it by up to 1e6 (NIST's MGH10) and 1e8
             # (Bennett5) at once, and the fits crawled (MGH10 from start 2: 4,350
             # calls, 760 with this).
             with_s = False
-            H = A
-        if not with_s and not _solve_damped(H, g, D, lam, free, L, d):
+        if not with_s and not _solve_damped(A, g, D, lam, free, L, d):
             lam *= nu
             nu *= 2.0
             if not lam < 1e300:
@@ -777,6 +776,7 @@ def _levenberg_marquardt(jacobian, model, jac, with_jac, x, y, sigma, lower, upp
             p_new[i] = min(max(p[i] + d[i], lower[i]), upper[i])
             d[i] = p_new[i] - p[i]
         # The gain the model in use predicts, -(g.d + d.H.d / 2).
+        H = M if with_s else A
         predicted = 0.0
         d_s_d = 0.0
         for a in range(n):
